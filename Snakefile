@@ -1,0 +1,28 @@
+# gradcorr: gradient correction of attributions for DNA sequence models.
+# Default: snakemake --cores all   |   paper scale: --configfile config/paper.yaml
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+
+
+report: "report/workflow.rst"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True
+
+
+include: "rules/synthetic.smk"
+include: "rules/training.smk"
+include: "rules/evaluation.smk"
+include: "rules/figures.smk"

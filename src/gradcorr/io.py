@@ -1,0 +1,71 @@
+"""Atomic file output: write to a temporary name in the target directory, then rename.
+
+A crash or error mid-write leaves any existing file untouched and no partial file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`, on error delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_tsv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as tab-separated text, atomically, without the index."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+
+
+def read_tsv(path: str | Path) -> pd.DataFrame:
+    """Read a TSV written by `write_tsv`, naming the file in any parse error."""
+    try:
+        return pd.read_csv(path, sep="\t")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read table: {err}") from err
+
+
+def _attr_value(value: Any) -> Any:
+    """An HDF5-storable attribute: scalars as they are, anything else JSON-encoded."""
+    if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+        return value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    return json.dumps(value)
+
+
+def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any] | None = None) -> None:
+    """Write arrays to HDF5, one gzip-compressed dataset per key, atomically and byte-for-byte reproducibly.
+
+    No time stamps are stored (track_times=False), so the same arrays give the same file. `attrs` go
+    to the root as attributes, JSON-encoded when they are not scalars.
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for key, value in arrays.items():
+                f.create_dataset(key, data=np.asarray(value), compression="gzip", track_times=False)
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = _attr_value(value)

@@ -1,0 +1,84 @@
+"""The Snakemake workflow through its command line, on config/test.yaml."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pandas as pd
+import pytest
+
+from gradcorr.checkpoint import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_CONFIG = ROOT / "config" / "test.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_lint_is_clean(tmp_path):
+    run = snakemake("--lint", "--configfile", str(TEST_CONFIG), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "Congratulations" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("override, key", [
+    ("training:\n  max_epochs: 0\n", "max_epochs"),
+    ("trainig:\n  max_epochs: 3\n", "trainig"),
+    ("evaluation:\n  output: probability\n", "output"),
+    ("synthetic:\n  split: [0.7, 0.2, 0.2]\n", "synthetic.split"),
+    ("synthetic:\n  motif_count_probs: [0.5, 0.5]\n", "synthetic.motif_count_probs"),
+])
+def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, override, key):
+    (tmp_path / "bad.yaml").write_text(override)
+    run = snakemake("-n", "--configfile", str(TEST_CONFIG), "bad.yaml", cwd=tmp_path)
+    assert run.returncode != 0
+    assert key in run.stderr + run.stdout
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), cwd=workdir)
+    assert run.returncode == 0, run.stderr[-5000:]
+    return workdir, run
+
+
+@pytest.mark.workflow
+def test_workflow_outputs_exist_and_parse(workflow_run):
+    workdir, _ = workflow_run
+    syn = workdir / "results" / "synthetic"
+    table = pd.read_csv(syn / "tables" / "interpretability_saliency.tsv", sep="\t")
+    assert len(table) == 4
+    assert set(table["arch"]) == {"cnn_shallow", "cnn_deep"} and set(table["activation"]) == {"relu", "exp"}
+    for column in ("test_auroc", "cosine_raw", "cosine_corrected", "auroc_improvement", "aupr_corrected"):
+        assert table[column].notna().all(), column
+    assert table["test_auroc"].between(0, 1).all() and (table["n_sequences"] == 40).all()
+    # the improvement columns are the differences they claim to be
+    pd.testing.assert_series_equal(table["cosine_corrected"] - table["cosine_raw"], table["cosine_improvement"],
+                                   check_names=False, atol=1e-5)
+    assert (syn / "figures" / "fig2_saliency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (syn / "figures" / "fig2_saliency.pdf").read_bytes()[:5] == b"%PDF-"
+    with h5py.File(syn / "attributions" / "cnn_deep_exp_0.saliency.h5") as f:
+        assert f["saliency"].shape == f["x"].shape == f["ground_truth"].shape == (40, 4, 200)
+        assert (f["x"][:].sum(axis=1) == 1).all()
+    model, saved = load_model(syn / "models" / "cnn_shallow_relu_0.pt")
+    assert saved["arch"] == "cnn_shallow" and len(saved["history"]) == 2
+    history = pd.read_csv(syn / "models" / "cnn_shallow_relu_0.history.tsv", sep="\t")
+    assert list(history["epoch"]) == [1, 2]
+    assert "device: cpu" in (workdir / "logs" / "synthetic" / "train" / "cnn_shallow_relu_0.log").read_text()
+
+
+@pytest.mark.workflow
+def test_rerun_has_nothing_to_do_and_report_holds_every_figure(workflow_run):
+    workdir, _ = workflow_run
+    again = snakemake("-n", "--configfile", str(TEST_CONFIG), cwd=workdir)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    report = snakemake("--configfile", str(TEST_CONFIG), "--report", "report.html", cwd=workdir)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    assert "fig2_saliency.png" in html and "Reproduces" in html and "Fig. 2" in html
