@@ -7,7 +7,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "rules/common.smk"
@@ -25,4 +25,5 @@ rule all:
 include: "rules/synthetic.smk"
 include: "rules/training.smk"
 include: "rules/evaluation.smk"
+include: "rules/angles.smk"
 include: "rules/figures.smk"

@@ -28,7 +28,13 @@ MODELS = expand(
     activation=config["models"]["activations"],
     trial=range(config["models"]["trials"]),
 )
+MODEL_TYPES = expand(
+    "{arch}_{activation}",
+    arch=config["models"]["architectures"],
+    activation=config["models"]["activations"],
+)
 METHODS = config["evaluation"]["methods"]
+LOGO_METHODS = [m for m in config["angles"]["logo_methods"] if m in METHODS]
 
 
 wildcard_constraints:
@@ -38,13 +44,23 @@ wildcard_constraints:
     method="|".join(METHODS),
 
 
+def trial_files(pattern):
+    """`pattern` (with a {trial} field) for every trial of the run."""
+    return expand(pattern, trial=range(config["models"]["trials"]))
+
+
 def all_outputs():
     """The figures and tables a default run produces."""
-    return expand(
+    per_method = expand(
         [
             f"{SYN}/figures/fig2_{{method}}.pdf",
             f"{SYN}/figures/fig2_{{method}}.png",
             f"{SYN}/tables/interpretability_{{method}}.tsv",
+            f"{SYN}/figures/fig3cd_{{method}}.png",
+            f"{SYN}/figures/fig4a_{{method}}.png",
+            f"{SYN}/figures/fig10_{{method}}.png",
         ],
         method=METHODS,
     )
+    logos = expand(f"{SYN}/figures/logos/{{model}}.{{method}}.png", model=MODELS, method=LOGO_METHODS)
+    return [*per_method, *logos, f"{SYN}/tables/angle_summary.tsv"]

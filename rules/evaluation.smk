@@ -5,12 +5,16 @@ rule evaluate_model:
     output:
         attributions=f"{SYN}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5",
         metrics=f"{SYN}/metrics/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv",
+        angles=f"{SYN}/angles/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5",
     log:
         "logs/synthetic/evaluate/{arch}_{activation}_{trial}.{method}.log",
     benchmark:
         "benchmarks/out/evaluate/{arch}_{activation}_{trial}.{method}.tsv"
     params:
         evaluation=config["evaluation"],
+        options=lambda wildcards: config["attribution"].get(wildcards.method, {}),
+        thresholds=config["angles"]["thresholds"],
+        seed=config["seed"],
         device=config["device"],
     threads: config["threads"]
     conda:

@@ -55,7 +55,7 @@ def test_l2_penalty_covers_hidden_kernels_only():
     model = build_model("cnn_shallow")
     kernels = [m.weight for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
     expected = sum(float(w.detach().square().sum()) for w in kernels[:-1])
-    assert float(l2_penalty(model)) == pytest.approx(expected, rel=1e-5)
+    assert l2_penalty(model).item() == pytest.approx(expected, rel=1e-5)
 
 
 def linear_model() -> nn.Module:

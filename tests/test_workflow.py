@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,6 +13,7 @@ from gradcorr.checkpoint import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / "config" / "test.yaml"
+METHODS = ("saliency", "integrated_gradients", "smoothgrad", "expected_gradients")
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
 
@@ -66,6 +68,20 @@ def test_workflow_outputs_exist_and_parse(workflow_run):
     with h5py.File(syn / "attributions" / "cnn_deep_exp_0.saliency.h5") as f:
         assert f["saliency"].shape == f["x"].shape == f["ground_truth"].shape == (40, 4, 200)
         assert (f["x"][:].sum(axis=1) == 1).all()
+    for method in METHODS:
+        scores = pd.read_csv(syn / "tables" / f"interpretability_{method}.tsv", sep="\t")
+        assert len(scores) == 4 and scores["cosine_corrected"].notna().all(), method
+        for fig in ("fig2", "fig3cd", "fig4a", "fig10"):
+            assert (syn / "figures" / f"{fig}_{method}.png").stat().st_size > 10_000, (fig, method)
+    bins = pd.read_csv(syn / "tables" / "fig3cd_saliency.tsv", sep="\t")
+    assert set(bins["model_type"]) == {"cnn_shallow_relu", "cnn_shallow_exp", "cnn_deep_relu", "cnn_deep_exp"}
+    np.testing.assert_allclose(bins.groupby("model_type")["density_background"].sum(), 1.0, rtol=1e-4)  # %.6g in TSV
+    summary = pd.read_csv(syn / "tables" / "angle_summary.tsv", sep="\t")
+    assert len(summary) == 16 and (summary["improvement_bound_excess"] < 1e-5).all()
+    assert summary["fraction_improved_cosine"].between(0, 1).all()
+    logo = pd.read_csv(syn / "tables" / "logos" / "cnn_deep_exp_0.saliency.tsv", sep="\t")
+    assert len(logo) == 100 and set(logo["base"]) <= set("ACGT")
+    np.testing.assert_allclose(logo[[f"corrected_{b}" for b in "ACGT"]].sum(axis=1), 0, atol=1e-6)
     model, saved = load_model(syn / "models" / "cnn_shallow_relu_0.pt")
     assert saved["arch"] == "cnn_shallow" and len(saved["history"]) == 2
     history = pd.read_csv(syn / "models" / "cnn_shallow_relu_0.history.tsv", sep="\t")

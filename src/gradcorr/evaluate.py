@@ -27,10 +27,11 @@ def positive_indices(y: np.ndarray, n: int) -> np.ndarray:
 def evaluate_model(model: nn.Module, x: np.ndarray, y: np.ndarray, ground_truth: np.ndarray, *,
                    method: str = "saliency", n_positive: int = 500, threshold: float = 0.1,
                    negatives: str = "background", output: str = "sigmoid",
-                   batch_size: int = 256) -> tuple[dict, dict[str, np.ndarray]]:
+                   batch_size: int = 512, **options) -> tuple[dict, dict[str, np.ndarray]]:
     """Score one model: test AUROC/AUPR, and cosine/AUROC/AUPR of its maps against the ground truth.
 
-    Returns (a row of numbers, the arrays behind them: indices, inputs, ground truth, raw map).
+    `options` go to the attribution method (steps, n_samples, seed, ...). Returns (a row of numbers,
+    the arrays behind them: indices, inputs, ground truth, raw map).
     Metrics of the corrected map are suffixed `_corrected`, of the raw map `_raw`, and their
     difference `_improvement`.
     """
@@ -38,7 +39,7 @@ def evaluate_model(model: nn.Module, x: np.ndarray, y: np.ndarray, ground_truth:
     row = {f"test_{k}": v for k, v in classification_scores(y, p).items()}
     idx = positive_indices(y, n_positive)
     x_pos, m_pos = x[idx], ground_truth[idx]
-    raw = attribute(model, x_pos, method, output=output, batch_size=batch_size)
+    raw = attribute(model, x_pos, method, output=output, batch_size=batch_size, **options)
     scores = {"raw": interpretability_scores(raw, x_pos, m_pos, threshold, negatives),
               "corrected": interpretability_scores(correct(raw), x_pos, m_pos, threshold, negatives)}
     for metric in ("cosine", "auroc", "aupr"):

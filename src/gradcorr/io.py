@@ -66,6 +66,8 @@ def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict[st
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, value in arrays.items():
-                f.create_dataset(key, data=np.asarray(value), compression="gzip", track_times=False)
+                value = np.asarray(value)
+                compression = "gzip" if value.ndim else None  # HDF5 cannot compress scalars
+                f.create_dataset(key, data=value, compression=compression, track_times=False)
             for key, value in (attrs or {}).items():
                 f.attrs[key] = _attr_value(value)

@@ -11,11 +11,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import h5py
+import numpy as np
 import pandas as pd
 import torch
 
-from gradcorr import plots
+from gradcorr import angle_plots, angles, plots
 from gradcorr.checkpoint import load_model, save_model
+from gradcorr.correction import correct, simplex_angle
 from gradcorr.evaluate import evaluate_model
 from gradcorr.io import read_tsv, write_arrays, write_tsv
 from gradcorr.models import build_model
@@ -75,26 +78,40 @@ def train_synthetic_model(data: str | Path, model_out: str | Path, history_out: 
     write_tsv(pd.DataFrame(history), history_out)
 
 
-def evaluate_synthetic_model(data: str | Path, model_path: str | Path, attributions_out: str | Path,
-                             metrics_out: str | Path, *, method: str, evaluation: dict[str, Any],
-                             device: str = "auto", threads: int = 1) -> None:
-    """Attribute the first positive test sequences with one model and score the maps, raw and corrected."""
+def evaluate_synthetic_model(data: str | Path, model_path: str | Path, out: dict[str, str | Path], *,
+                             method: str, evaluation: dict[str, Any], options: dict[str, Any],
+                             thresholds: list[float], seed: int, device: str = "auto", threads: int = 1) -> None:
+    """Attribute the first positive test sequences with one model; score the maps and summarise their angles.
+
+    Writes `out["attributions"]` (raw maps, inputs, ground truth), `out["metrics"]` (one row: classification
+    and interpretability before and after correction) and `out["angles"]` (the model's angle summary).
+    `options` are the method's settings (config `attribution.<method>`); its random draws (references,
+    noise) are seeded from `seed`, the model and the method.
+    """
     torch.set_num_threads(threads)
     model, saved = load_model(model_path, pick_device(device))
+    meta = saved["meta"]
+    if method != "saliency":
+        options = {**options, "seed": derive_seed(seed, "attribution", meta["model_id"], method)}
     x, y, ground_truth = read_dataset(data, "test")
     row, arrays = evaluate_model(
         model, x, y, ground_truth, method=method, n_positive=evaluation["n_positive"],
         threshold=evaluation["info_threshold"], negatives=evaluation["negatives"], output=evaluation["output"],
-        batch_size=evaluation["batch_size"])
+        batch_size=evaluation["batch_size"], **options)
     history = [h for h in saved["history"] if "val_auroc" in h]
     best = max(history, key=lambda h: h["val_auroc"])
-    meta = saved["meta"]
     row = {"model": meta["model_id"], "arch": saved["arch"], "activation": saved["model_kwargs"]["activation"],
            "trial": meta["trial"], "method": method, "epochs": len(history), "best_epoch": best["epoch"],
            "val_auroc": best["val_auroc"], **row}
-    write_arrays(attributions_out, arrays, attrs={"model": meta["model_id"], "method": method,
-                                                  "output": evaluation["output"]})
-    write_tsv(pd.DataFrame([row]), metrics_out)
+    attrs = {"model": meta["model_id"], "method": method, "output": evaluation["output"]}
+    write_arrays(out["attributions"], arrays, attrs)
+    write_tsv(pd.DataFrame([row]), out["metrics"])
+    summary = angles.model_angle_summary(arrays[method], arrays["x"], arrays["ground_truth"],
+                                         evaluation["info_threshold"], thresholds=thresholds)
+    angles.write_summary(out["angles"], summary, attrs)
+    mean, sd = angles.pooled_mean_sd(summary, "all")
+    log.info("angle mean %.1f sd %.1f deg; improvement - (1 - cos angle) at most %.2g",
+             mean, sd, float(summary["improvement_bound_excess"]))
 
 
 def collect_tables(tables: list[str | Path], out: str | Path) -> None:
@@ -108,3 +125,96 @@ def collect_tables(tables: list[str | Path], out: str | Path) -> None:
 def plot_fig2(table: str | Path, pdf: str | Path, png: str | Path, method: str) -> None:
     """Draw Fig. 2 (Fig. 5 for other methods) from the interpretability table."""
     plots.save_figure(plots.fig2(read_tsv(table), method), pdf, png)
+
+
+def _model_of(path: str | Path) -> str:
+    with h5py.File(path, "r") as f:
+        return str(f.attrs["model"])
+
+
+def _group_by_model_type(paths: list[str | Path]) -> dict[str, list[str | Path]]:
+    """{'cnn_deep_exp': [files of its trials], ...} from each file's `model` attribute."""
+    groups: dict[str, list[str | Path]] = {}
+    for path in paths:
+        groups.setdefault(_model_of(path).rsplit("_", 1)[0], []).append(path)
+    return groups
+
+
+def ensemble_angles(attributions: list[str | Path], out: str | Path, *, method: str) -> None:
+    """Angle histogram of the ensemble-averaged raw map of all trials of one model type (Fig. 10)."""
+    indices = [angles.read_attributions(p, method)["index"] for p in attributions]
+    if any(not np.array_equal(i, indices[0]) for i in indices[1:]):
+        raise ValueError(f"{attributions}: the models were attributed on different sequences")
+    mean = angles.ensemble_average(angles.read_attributions(p, method)["raw"] for p in attributions)
+    angle = simplex_angle(mean)
+    model_type = _model_of(attributions[0]).rsplit("_", 1)[0]
+    write_arrays(out, {"angle_edges": angles.ANGLE_EDGES, "angle_hist_all": angles.angle_histogram(mean),
+                       "angle_sd": np.nanstd(angle), "n_models": len(attributions)},
+                 {"model": f"{model_type}_ensemble", "method": method})
+    log.info("%s %s: ensemble of %d models, angle sd %.1f deg", model_type, method, len(attributions),
+             np.nanstd(angle))
+
+
+def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out: dict[str, str | Path],
+                  *, method: str) -> None:
+    """Figs. 3c-d / 8, 4a / 12 and 10 for one method, each with the table of its numbers."""
+    groups = _group_by_model_type(summaries)
+    combined = {t: angles.combine_summaries(angles.read_summary(p) for p in paths) for t, paths in groups.items()}
+
+    plots.save_figure(angle_plots.fig_angle_analysis(combined, method), out["fig3_pdf"], out["fig3"])
+    write_tsv(pd.concat([angles.angle_bin_table(c).assign(model_type=t) for t, c in combined.items()]),
+              out["fig3_tsv"])
+
+    plots.save_figure(angle_plots.fig_large_angles(combined, method), out["fig4_pdf"], out["fig4"])
+    write_tsv(pd.concat([angles.large_angle_table(angles.read_summary(p)).assign(model=_model_of(p))
+                         for p in summaries]), out["fig4_tsv"])
+
+    ensemble = {}
+    for path in ensembles:
+        with h5py.File(path, "r") as f:
+            ensemble[str(f.attrs["model"]).removesuffix("_ensemble")] = f["angle_hist_all"][()]
+    single = {t: c["angle_hist_all"] for t, c in combined.items()}
+    plots.save_figure(angle_plots.fig_ensemble_angles(single, ensemble, method=method), out["fig10_pdf"], out["fig10"])
+    edges = angles.ANGLE_EDGES
+    write_tsv(pd.concat([pd.DataFrame({"model_type": t, "angle_lo": edges[:-1], "angle_hi": edges[1:],
+                                       "density_single": single[t] / max(single[t].sum(), 1),
+                                       "density_ensemble": ensemble[t] / max(ensemble[t].sum(), 1)})
+                         for t in single]), out["fig10_tsv"])
+
+
+def angle_summary_table(summaries: list[str | Path], interpretability: list[str | Path], out: str | Path) -> None:
+    """Per model type and method: angle SDs, mean % of large angles, fraction of models improved."""
+    scores = pd.concat([read_tsv(t) for t in interpretability], ignore_index=True)
+    scores["model_type"] = scores["arch"] + "_" + scores["activation"]
+    by_method: dict[str, list[str | Path]] = {}
+    for path in summaries:
+        with h5py.File(path, "r") as f:
+            by_method.setdefault(str(f.attrs["method"]), []).append(path)
+    rows = []
+    for method, paths in by_method.items():
+        for model_type, group in _group_by_model_type(paths).items():
+            row = {"method": method, "model_type": model_type,
+                   **angles.summary_table_row(angles.combine_summaries(angles.read_summary(p) for p in group))}
+            mine = scores[(scores["method"] == method) & (scores["model_type"] == model_type)]
+            for metric in ("cosine", "auroc", "aupr"):
+                row[f"fraction_improved_{metric}"] = float((mine[f"{metric}_improvement"] > 0).mean())
+            rows.append(row)
+    write_tsv(pd.DataFrame(rows), out)
+
+
+def plot_logos(attributions: str | Path, summary: str | Path, out: dict[str, str | Path], *, method: str,
+               window: int) -> None:
+    """Fig. 3a / 6 for one model: its representative sequence, raw, angle, corrected and ground truth."""
+    d = angles.read_attributions(attributions, method)
+    row = int(angles.read_summary(summary)["representative"])
+    raw, x, gt = d["raw"][row], d["x"][row], d["ground_truth"][row]
+    fig = angle_plots.fig_logos(d["raw"], d["x"], d["ground_truth"], row, window, model=str(d["attrs"]["model"]),
+                                sequence_label=int(d["index"][row]), method=method)
+    plots.save_figure(fig, out["pdf"], out["png"])
+    start, stop = angle_plots.logo_window(gt, window)
+    table = {"position": np.arange(start, stop), "base": np.array(list("ACGT"))[x.argmax(axis=0)[start:stop]],
+             "angle": simplex_angle(raw, axis=0)[start:stop]}
+    for name, values in (("raw", raw), ("corrected", correct(raw, axis=0)), ("ground_truth", gt - 1 / gt.shape[0])):
+        for a, letter in enumerate("ACGT"):
+            table[f"{name}_{letter}"] = values[a, start:stop]
+    write_tsv(pd.DataFrame(table), out["tsv"])

@@ -1,0 +1,293 @@
+"""Attribution methods (saliency, integrated gradients, SmoothGrad, expected gradients) and references.
+
+captum is a test-only dependency: it checks our maps against an independent implementation.
+"""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+from torch import nn
+
+from gradcorr import attribute, attribution
+from gradcorr.attribution import random_draws
+from gradcorr.models import build_model
+from gradcorr.references import dinuc_shuffle, permute_positions
+
+RULES = ["riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
+
+
+def one_hot(n: int, length: int = 200, seed: int = 0, dtype=np.float64) -> np.ndarray:
+    letters = np.random.default_rng(seed).integers(0, 4, (n, length))
+    return np.eye(4, dtype=dtype)[letters].transpose(0, 2, 1).copy()
+
+
+@pytest.fixture(scope="module")
+def deep64() -> nn.Module:
+    """A small CNN-deep in float64 (tight comparisons) with non-trivial BatchNorm statistics."""
+    torch.manual_seed(0)
+    model = build_model("cnn_deep", activation="exp", n_filters=8).double()
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm1d)):
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def deep32() -> nn.Module:
+    torch.manual_seed(1)
+    return build_model("cnn_deep", activation="exp", n_filters=8).eval()
+
+
+def forward_func(model: nn.Module, output: str):
+    """captum's view of the score: one scalar per sequence, (N,)."""
+    return lambda u: torch.sigmoid(model(u))[:, 0] if output == "sigmoid" else model(u)[:, 0]
+
+
+def linear_model() -> nn.Module:
+    """logit = sum(W * x) + b: every input gradient of the logit is W."""
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Flatten(), nn.Linear(4 * 10, 1)).double()
+
+
+# --- captum equivalences -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("output", ["sigmoid", "logit"])
+def test_saliency_matches_captum(deep64, output):
+    x = torch.from_numpy(one_hot(3))
+    ours = attribute(deep64, x, output=output, batch_size=2)
+    theirs = Saliency(forward_func(deep64, output)).attribute(x, abs=False)
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "logit"])
+@pytest.mark.parametrize("rule", RULES)
+def test_integrated_gradients_matches_captum(deep64, rule, output):
+    """Our map times (x - b) is captum's IG with the same explicit baseline b and n_steps.
+
+    captum's trapezoid weighs its n points 1/n (halved at the ends), so they sum to (n-1)/n; ours are
+    a true trapezoid on [0, 1] (1/(n-1), sum 1), hence the factor (n-1)/n there. Tolerance: captum
+    rounds its points and weights to float32 (relative error ~1e-8).
+    """
+    steps = 12
+    x = torch.from_numpy(one_hot(3, seed=1))
+    baseline = random_draws(x, "integrated_gradients", reference="dinuc", seed=5)[:, 0]
+    ours = attribute(deep64, x, "integrated_gradients", steps=steps, rule=rule, reference=baseline,
+                     output=output, batch_size=16)
+    theirs = IntegratedGradients(forward_func(deep64, output)).attribute(
+        x, baselines=baseline, n_steps=steps, method=rule)
+    factor = (steps - 1) / steps if rule == "riemann_trapezoid" else 1.0
+    expected = ours * (x - baseline) * factor
+    torch.testing.assert_close(expected, theirs, rtol=1e-6, atol=1e-7 * theirs.abs().max().item())
+    assert theirs.abs().max() > 1e-4, "a vacuous comparison"
+
+
+def test_smoothgrad_matches_captum_noise_tunnel(deep64, monkeypatch):
+    """captum's NoiseTunnel draws its noise with one torch.normal(0, std) call of shape
+    (N * n_samples, A, L), samples of a sequence adjacent (repeat_interleave). We give it our own
+    draws (`random_draws`, the noise `attribute` adds for that seed) by replacing torch.normal for
+    the duration of the captum call, after checking that call asks for sd 0.1 noise of that shape."""
+    x = torch.from_numpy(one_hot(3, seed=2))
+    ours = attribute(deep64, x, "smoothgrad", n_samples=25, noise_sd=0.1, seed=4, batch_size=30)
+    noise = random_draws(x, "smoothgrad", n_samples=25, noise_sd=0.1, seed=4)
+    assert noise.shape == (3, 25, 4, 200)
+    assert noise.std().item() == pytest.approx(0.1, rel=0.02)
+    calls = []
+
+    def our_normal(mean, std):
+        assert mean == 0 and std.shape == (3 * 25, 4, 200) and torch.all(std == 0.1)
+        calls.append(1)
+        return noise.reshape(std.shape)
+
+    monkeypatch.setattr(torch, "normal", our_normal)
+    theirs = NoiseTunnel(Saliency(forward_func(deep64, "sigmoid"))).attribute(
+        x, nt_type="smoothgrad", nt_samples=25, stdevs=0.1, abs=False)
+    monkeypatch.undo()
+    assert len(calls) == 1
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-12)
+    plain = attribute(deep64, x)
+    assert (ours - plain).abs().max() > 1e-3 * plain.abs().max(), "noise must change the map"
+
+
+# --- closed forms and identities ----------------------------------------------------------------
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("reference", ["permute", "dinuc", "zeros", "uniform", "explicit"])
+def test_integrated_gradients_of_a_linear_model_is_its_weights(rule, reference):
+    model = linear_model()
+    w = model[1].weight.detach().reshape(4, 10).numpy()
+    x = torch.from_numpy(one_hot(5, length=10))
+    if reference == "explicit":
+        reference = np.random.default_rng(1).normal(size=(4, 10))  # broadcasts over sequences
+    maps = attribute(model, x, "integrated_gradients", rule=rule, reference=reference, output="logit").numpy()
+    np.testing.assert_allclose(maps, np.broadcast_to(w, maps.shape), rtol=1e-12, atol=1e-14)
+
+
+def test_smoothgrad_without_noise_is_saliency(deep32):
+    x = one_hot(4, seed=3, dtype=np.float32)
+    smooth = attribute(deep32, x, "smoothgrad", noise_sd=0.0, n_samples=5, batch_size=7)
+    np.testing.assert_allclose(smooth, attribute(deep32, x), rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("reference", ["permute", "dinuc"])
+def test_expected_gradients_with_one_reference_is_integrated_gradients(deep32, reference):
+    """Same seed, same reference draw: one reference per sequence comes from the same generator calls."""
+    x = one_hot(3, seed=4, dtype=np.float32)
+    eg = attribute(deep32, x, "expected_gradients", n_references=1, steps=6, reference=reference, seed=9)
+    ig = attribute(deep32, x, "integrated_gradients", steps=6, reference=reference, seed=9)
+    np.testing.assert_array_equal(eg, ig)
+    other = attribute(deep32, x, "integrated_gradients", steps=6, reference=reference, seed=10)
+    assert not np.allclose(ig, other), "a different reference must change the map"
+
+
+def test_expected_gradients_is_the_mean_over_its_references(deep64):
+    """EG equals the mean of IG maps with its references passed explicitly, one at a time."""
+    x = torch.from_numpy(one_hot(2, seed=5))
+    refs = random_draws(x, "expected_gradients", n_references=2, steps=4, seed=2)
+    assert refs.shape == (2, 2, 4, 200)
+    eg = attribute(deep64, x, "expected_gradients", n_references=2, steps=4, seed=2, batch_size=5)
+    igs = [attribute(deep64, x, "integrated_gradients", steps=4, reference=refs[:, r]) for r in range(2)]
+    torch.testing.assert_close(eg, sum(igs) / 2, rtol=1e-10, atol=1e-14)
+
+
+# --- batching, memory bound, seeds ---------------------------------------------------------------
+
+CASES = [("integrated_gradients", {"steps": 10, "reference": "dinuc"}),
+         ("smoothgrad", {"n_samples": 9}),
+         ("expected_gradients", {"n_references": 3, "steps": 4})]
+
+
+@pytest.mark.parametrize("method,options", CASES)
+def test_results_do_not_depend_on_batch_size(deep32, monkeypatch, method, options):
+    """batch_size 7 splits every sequence's inputs across passes; 10_000 puts all in one pass.
+    Draw blocks of 2 sequences make the draws stream across blocks while chunks cross them."""
+    monkeypatch.setattr(attribution, "DRAW_BLOCK", 2)
+    x = one_hot(5, seed=6, dtype=np.float32)
+    small = attribute(deep32, x, method, batch_size=7, **options)
+    large = attribute(deep32, x, method, batch_size=10_000, **options)
+    np.testing.assert_allclose(small, large, rtol=1e-5, atol=1e-6 * np.abs(large).max())
+    assert np.abs(large).max() > 0
+
+
+def test_batch_size_is_the_most_inputs_per_pass(deep32):
+    """Expected gradients: 3 x 4 = 12 inputs per sequence; 5 sequences go through in passes of at
+    most batch_size inputs, several sequences per pass, no pass per sequence."""
+    x = one_hot(5, seed=7, dtype=np.float32)
+    sizes = []
+    hook = deep32.register_forward_hook(lambda module, args, out: sizes.append(len(args[0])))
+    try:
+        attribute(deep32, x, "expected_gradients", n_references=3, steps=4, batch_size=25)
+        assert sizes == [25, 25, 10]
+        sizes.clear()
+        attribute(deep32, x, "expected_gradients", n_references=3, steps=4, batch_size=1000)
+        assert sizes == [60]
+    finally:
+        hook.remove()
+
+
+@pytest.mark.parametrize("method,options", CASES)
+def test_seeds(deep32, method, options):
+    x = one_hot(3, seed=8, dtype=np.float32)
+    first = attribute(deep32, x, method, seed=1, **options)
+    np.testing.assert_array_equal(first, attribute(deep32, x, method, seed=1, **options))
+    assert not np.allclose(first, attribute(deep32, x, method, seed=2, **options))
+
+
+def test_kinds_dtypes_and_model_mode():
+    """Maps come from the model in inference mode (no dropout), whatever its mode, which is restored."""
+    model = build_model("cnn_shallow", n_filters=4).train()
+    x = one_hot(2, seed=9, dtype=np.float32)
+    out = attribute(model, x, "expected_gradients", n_references=2, steps=3)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (2, 4, 200)
+    assert model.training, "attribute must restore the model's mode"
+    np.testing.assert_array_equal(out, attribute(model.eval(), x, "expected_gradients", n_references=2, steps=3))
+    model.train()
+    out_t = attribute(model, torch.from_numpy(x), "smoothgrad", n_samples=3)
+    assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32 and out_t.device == torch.device("cpu")
+    assert attribute(model, x[:0], "integrated_gradients").shape == (0, 4, 200)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def test_bad_method_and_options_are_named():
+    model = build_model("cnn_shallow", n_filters=4)
+    x = one_hot(1, dtype=np.float32)
+    with pytest.raises(ValueError, match="occlusion"):
+        attribute(model, x, method="occlusion")
+    with pytest.raises(ValueError, match="'steps'.*smoothgrad"):
+        attribute(model, x, "smoothgrad", steps=5)
+    with pytest.raises(ValueError, match="'seed'.*saliency"):
+        attribute(model, x, seed=1)
+    with pytest.raises(ValueError, match="riemann_simpson"):
+        attribute(model, x, "integrated_gradients", rule="riemann_simpson")
+    with pytest.raises(ValueError, match="shuffle"):
+        attribute(model, x, "integrated_gradients", reference="shuffle")
+    with pytest.raises(ValueError, match="zeros"):
+        attribute(model, x, "expected_gradients", reference="zeros")
+    with pytest.raises(ValueError, match="broadcast"):
+        attribute(model, x, "integrated_gradients", reference=np.zeros((4, 7)))
+    with pytest.raises(ValueError, match="steps"):
+        attribute(model, x, "integrated_gradients", steps=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        attribute(model, x, "smoothgrad", batch_size=0)
+
+
+# --- references ----------------------------------------------------------------------------------
+
+def pair_counts(s: np.ndarray) -> np.ndarray:
+    """The A x A counts of adjacent letter pairs of one-hot sequences (..., A, L)."""
+    return np.einsum("...al,...bl->...ab", s[..., :-1], s[..., 1:])
+
+
+def test_dinuc_shuffle_keeps_dinucleotide_counts():
+    x = one_hot(40, seed=10, dtype=np.float32)
+    x[0, :, 50:120] = np.eye(4, dtype=np.float32)[:, [0] * 70]  # a long run of A
+    out = dinuc_shuffle(x, 6, torch.Generator().manual_seed(0))
+    assert out.shape == (40, 6, 4, 200) and out.dtype == np.float32
+    assert set(np.unique(out)) == {0.0, 1.0} and np.all(out.sum(axis=2) == 1), "one-hot"
+    np.testing.assert_array_equal(pair_counts(out), np.broadcast_to(pair_counts(x)[:, None], (40, 6, 4, 4)))
+    np.testing.assert_array_equal(out.sum(axis=3), np.broadcast_to(x.sum(axis=2)[:, None], (40, 6, 4)))
+    np.testing.assert_array_equal(out[..., 0], np.broadcast_to(x[:, None, :, 0], (40, 6, 4)))
+    np.testing.assert_array_equal(out[..., -1], np.broadcast_to(x[:, None, :, -1], (40, 6, 4)))
+    assert not np.any(np.all(out == x[:, None], axis=(2, 3))), "shuffles differ from the input"
+    assert not np.any(np.all(out[:, 0] == out[:, 1], axis=(1, 2))), "draws differ from each other"
+    again = dinuc_shuffle(torch.from_numpy(x), 6, torch.Generator().manual_seed(0))
+    assert isinstance(again, torch.Tensor)
+    np.testing.assert_array_equal(again.numpy(), out)
+    assert not np.array_equal(dinuc_shuffle(x, 6, torch.Generator().manual_seed(1)), out)
+
+
+def test_dinuc_shuffle_is_uniform_over_sequences_with_the_same_counts():
+    """ACADCACDA (over A, C, D) has exactly 15 rearrangements with its pair counts, first and last letter."""
+    x = np.eye(3)[[0, 1, 0, 2, 1, 0, 1, 2, 0]].T[None]
+    out = dinuc_shuffle(x, 3000, torch.Generator().manual_seed(2))[0].argmax(axis=1)
+    counts = Counter(map(tuple, out))
+    assert len(counts) == 15
+    assert min(counts.values()) > 140 and max(counts.values()) < 260  # expected 200 each, sd ~14
+
+
+def test_dinuc_shuffle_treats_other_columns_as_letters():
+    x = one_hot(3, length=50, seed=11)
+    x[:, :, 10:13] = 0.0  # N's
+    out = dinuc_shuffle(x, 4, torch.Generator().manual_seed(3))
+    assert np.all((out.sum(axis=2) == 0).sum(axis=2) == 3)
+    np.testing.assert_array_equal(out.sum(axis=3), np.broadcast_to(x.sum(axis=2)[:, None], (3, 4, 4)))
+
+
+def test_permute_positions_is_a_permutation_of_columns():
+    x = one_hot(4, length=30, seed=12)
+    x[:, 0] = np.arange(30)  # tag each column with its position
+    out = permute_positions(torch.from_numpy(x), 5, torch.Generator().manual_seed(0))
+    assert out.shape == (4, 5, 4, 30)
+    order = out[:, :, 0].long()
+    assert torch.equal(order.sort(dim=-1).values, torch.arange(30).expand(4, 5, 30))
+    torch.testing.assert_close(out, torch.from_numpy(x)[:, None].expand(4, 5, 4, 30).gather(
+        3, order[:, :, None].expand(4, 5, 4, 30)), rtol=0, atol=0)
+    assert not torch.equal(order[:, 0], order[:, 1]), "draws differ"
+    counts = one_hot(4, length=30, seed=12)
+    perm = permute_positions(counts, 3, torch.Generator().manual_seed(0))
+    assert isinstance(perm, np.ndarray)
+    np.testing.assert_array_equal(perm.sum(axis=3), np.broadcast_to(counts.sum(axis=2)[:, None], (4, 3, 4)))
+    np.testing.assert_array_equal(perm, permute_positions(counts, 3, torch.Generator().manual_seed(0)))
