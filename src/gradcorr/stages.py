@@ -127,27 +127,44 @@ def plot_fig2(table: str | Path, pdf: str | Path, png: str | Path, method: str) 
     plots.save_figure(plots.fig2(read_tsv(table), method), pdf, png)
 
 
-def _model_of(path: str | Path) -> str:
+def _attr(path: str | Path, key: str) -> str:
+    """A root attribute of an HDF5 file written by the workflow ('model', 'method')."""
     with h5py.File(path, "r") as f:
-        return str(f.attrs["model"])
+        return str(f.attrs[key])
 
 
-def _group_by_model_type(paths: list[str | Path]) -> dict[str, list[str | Path]]:
-    """{'cnn_deep_exp': [files of its trials], ...} from each file's `model` attribute."""
+def _model_type(model_id: str) -> str:
+    """'cnn_deep_exp_3' -> 'cnn_deep_exp'; 'cnn_deep_exp_ensemble' -> 'cnn_deep_exp'."""
+    return model_id.rsplit("_", 1)[0]
+
+
+def _group_by(paths: list[str | Path], key) -> dict[str, list[str | Path]]:
+    """Files grouped by `key(path)`, in input order."""
     groups: dict[str, list[str | Path]] = {}
     for path in paths:
-        groups.setdefault(_model_of(path).rsplit("_", 1)[0], []).append(path)
+        groups.setdefault(key(path), []).append(path)
     return groups
+
+
+def _by_model_type(paths: list[str | Path]) -> dict[str, list[str | Path]]:
+    return _group_by(paths, lambda p: _model_type(_attr(p, "model")))
 
 
 def ensemble_angles(attributions: list[str | Path], out: str | Path, *, method: str) -> None:
     """Angle histogram of the ensemble-averaged raw map of all trials of one model type (Fig. 10)."""
-    indices = [angles.read_attributions(p, method)["index"] for p in attributions]
-    if any(not np.array_equal(i, indices[0]) for i in indices[1:]):
-        raise ValueError(f"{attributions}: the models were attributed on different sequences")
-    mean = angles.ensemble_average(angles.read_attributions(p, method)["raw"] for p in attributions)
+    first = angles.read_attributions(attributions[0], method)
+
+    def maps():
+        yield first["raw"]
+        for path in attributions[1:]:
+            d = angles.read_attributions(path, method)
+            if not np.array_equal(d["index"], first["index"]):
+                raise ValueError(f"{path}: attributed on other sequences than {attributions[0]}")
+            yield d["raw"]
+
+    mean = angles.ensemble_average(maps())
     angle = simplex_angle(mean)
-    model_type = _model_of(attributions[0]).rsplit("_", 1)[0]
+    model_type = _model_type(str(first["attrs"]["model"]))
     write_arrays(out, {"angle_edges": angles.ANGLE_EDGES, "angle_hist_all": angles.angle_histogram(mean),
                        "angle_sd": np.nanstd(angle), "n_models": len(attributions)},
                  {"model": f"{model_type}_ensemble", "method": method})
@@ -158,7 +175,7 @@ def ensemble_angles(attributions: list[str | Path], out: str | Path, *, method: 
 def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out: dict[str, str | Path],
                   *, method: str) -> None:
     """Figs. 3c-d / 8, 4a / 12 and 10 for one method, each with the table of its numbers."""
-    groups = _group_by_model_type(summaries)
+    groups = _by_model_type(summaries)
     combined = {t: angles.combine_summaries(angles.read_summary(p) for p in paths) for t, paths in groups.items()}
 
     plots.save_figure(angle_plots.fig_angle_analysis(combined, method), out["fig3_pdf"], out["fig3"])
@@ -166,13 +183,10 @@ def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out:
               out["fig3_tsv"])
 
     plots.save_figure(angle_plots.fig_large_angles(combined, method), out["fig4_pdf"], out["fig4"])
-    write_tsv(pd.concat([angles.large_angle_table(angles.read_summary(p)).assign(model=_model_of(p))
+    write_tsv(pd.concat([angles.large_angle_table(angles.read_summary(p)).assign(model=_attr(p, "model"))
                          for p in summaries]), out["fig4_tsv"])
 
-    ensemble = {}
-    for path in ensembles:
-        with h5py.File(path, "r") as f:
-            ensemble[str(f.attrs["model"]).removesuffix("_ensemble")] = f["angle_hist_all"][()]
+    ensemble = {_model_type(_attr(p, "model")): angles.read_summary(p)["angle_hist_all"] for p in ensembles}
     single = {t: c["angle_hist_all"] for t, c in combined.items()}
     plots.save_figure(angle_plots.fig_ensemble_angles(single, ensemble, method=method), out["fig10_pdf"], out["fig10"])
     edges = angles.ANGLE_EDGES
@@ -186,13 +200,9 @@ def angle_summary_table(summaries: list[str | Path], interpretability: list[str 
     """Per model type and method: angle SDs, mean % of large angles, fraction of models improved."""
     scores = pd.concat([read_tsv(t) for t in interpretability], ignore_index=True)
     scores["model_type"] = scores["arch"] + "_" + scores["activation"]
-    by_method: dict[str, list[str | Path]] = {}
-    for path in summaries:
-        with h5py.File(path, "r") as f:
-            by_method.setdefault(str(f.attrs["method"]), []).append(path)
     rows = []
-    for method, paths in by_method.items():
-        for model_type, group in _group_by_model_type(paths).items():
+    for method, paths in _group_by(summaries, lambda p: _attr(p, "method")).items():
+        for model_type, group in _by_model_type(paths).items():
             row = {"method": method, "model_type": model_type,
                    **angles.summary_table_row(angles.combine_summaries(angles.read_summary(p) for p in group))}
             mine = scores[(scores["method"] == method) & (scores["model_type"] == model_type)]
