@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from gradcorr import angle_plots, angles, plots
+from gradcorr.attribution import OPTIONS
 from gradcorr.checkpoint import load_model, save_model
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.evaluate import evaluate_model
@@ -91,7 +92,7 @@ def evaluate_synthetic_model(data: str | Path, model_path: str | Path, out: dict
     torch.set_num_threads(threads)
     model, saved = load_model(model_path, pick_device(device))
     meta = saved["meta"]
-    if method != "saliency":
+    if "seed" in OPTIONS[method]:  # methods with random draws (references, noise)
         options = {**options, "seed": derive_seed(seed, "attribution", meta["model_id"], method)}
     x, y, ground_truth = read_dataset(data, "test")
     row, arrays = evaluate_model(
@@ -175,16 +176,20 @@ def ensemble_angles(attributions: list[str | Path], out: str | Path, *, method: 
 def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out: dict[str, str | Path],
                   *, method: str) -> None:
     """Figs. 3c-d / 8, 4a / 12 and 10 for one method, each with the table of its numbers."""
-    groups = _by_model_type(summaries)
-    combined = {t: angles.combine_summaries(angles.read_summary(p) for p in paths) for t, paths in groups.items()}
+    combined: dict[str, dict] = {}
+    per_sequence = []
+    for path in summaries:  # one read of each summary: combine by model type, keep its per-sequence rows
+        summary, model = angles.read_summary(path), _attr(path, "model")
+        per_sequence.append(angles.large_angle_table(summary).assign(model=model))
+        kind = _model_type(model)
+        combined[kind] = angles.combine_summaries([combined[kind], summary] if kind in combined else [summary])
 
     plots.save_figure(angle_plots.fig_angle_analysis(combined, method), out["fig3_pdf"], out["fig3"])
     write_tsv(pd.concat([angles.angle_bin_table(c).assign(model_type=t) for t, c in combined.items()]),
               out["fig3_tsv"])
 
     plots.save_figure(angle_plots.fig_large_angles(combined, method), out["fig4_pdf"], out["fig4"])
-    write_tsv(pd.concat([angles.large_angle_table(angles.read_summary(p)).assign(model=_attr(p, "model"))
-                         for p in summaries]), out["fig4_tsv"])
+    write_tsv(pd.concat(per_sequence), out["fig4_tsv"])
 
     ensemble = {_model_type(_attr(p, "model")): angles.read_summary(p)["angle_hist_all"] for p in ensembles}
     single = {t: c["angle_hist_all"] for t, c in combined.items()}
