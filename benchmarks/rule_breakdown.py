@@ -3,7 +3,7 @@
 Usage (from the directory the workflow ran in):
     python benchmarks/rule_breakdown.py [benchmarks/out]
 
-The heavy rules (train_model, evaluate_model) write benchmarks/out/<rule>/<job>.tsv through
+The heavy rules (training and attribution) write benchmarks/out/<rule>/[<tf>/]<job>.tsv through
 Snakemake's `benchmark:` directive. Prints one row per rule: jobs, total and mean seconds, the largest
 peak RSS, and each rule's share of the summed job time.
 """
@@ -20,7 +20,7 @@ def breakdown(root: Path) -> pd.DataFrame:
     """One row per rule directory under `root`, summarising its jobs' benchmark files."""
     rows = []
     for rule_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        jobs = [pd.read_csv(f, sep="\t") for f in sorted(rule_dir.glob("*.tsv"))]
+        jobs = [pd.read_csv(f, sep="\t") for f in sorted(rule_dir.rglob("*.tsv"))]
         if not jobs:
             continue
         frame = pd.concat(jobs, ignore_index=True)

@@ -1,6 +1,10 @@
 # Configuration checks, names of the units of work, and paths shared by every rule.
 
+import csv
+import json
 import math
+import os
+import re
 
 from snakemake.utils import validate
 
@@ -17,10 +21,36 @@ def check_config(cfg):
         raise ValueError(f"config synthetic.motif_count_probs: must sum to 1, not {sum(syn['motif_count_probs'])}")
     if not math.isclose(sum(syn["split"]), 1.0, abs_tol=1e-6):
         raise ValueError(f"config synthetic.split: fractions must sum to 1, not {sum(syn['split'])}")
+    iv = cfg["invivo"]
+    if not math.isclose(sum(iv["split"]), 1.0, abs_tol=1e-6):
+        raise ValueError(f"config invivo.split: fractions must sum to 1, not {sum(iv['split'])}")
+    if "invivo" in cfg["studies"] and not iv["tfs"]:
+        raise ValueError("config invivo.tfs: the invivo study needs at least one TF")
+
+
+def resource(path):
+    """A relative path from the working directory if it exists there, else from the workflow (resources/)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(workflow.basedir, path)
+
+
+def read_table(path, columns):
+    """Rows of a TSV resource keyed by its first column; an error naming the file if a column is missing."""
+    path = resource(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: table not found")
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    missing = [c for c in columns if rows and c not in rows[0]] or ([] if rows else ["(no rows)"])
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected {columns}")
+    return {row[columns[0]]: row for row in rows}
 
 
 check_config(config)
 
+STUDIES = config["studies"]
 SYN = "results/synthetic"
 MODELS = expand(
     "{arch}_{activation}_{trial}",
@@ -41,6 +71,8 @@ wildcard_constraints:
     arch="cnn_shallow|cnn_deep",
     activation="relu|exp",
     trial=r"\d+",
+    member=r"\d+",
+    accession=r"ENC[A-Z]{2}\d{3}[A-Z]{3}",
     method="|".join(METHODS),
 
 
@@ -63,4 +95,104 @@ def all_outputs():
         method=METHODS,
     )
     logos = expand(f"{SYN}/figures/logos/{{model}}.{{method}}.png", model=MODELS, method=LOGO_METHODS)
-    return [*per_method, *logos, f"{SYN}/tables/angle_summary.tsv"]
+    synthetic = [*per_method, *logos, f"{SYN}/tables/angle_summary.tsv"] if "synthetic" in STUDIES else []
+    return [*synthetic, *invivo_outputs()]
+
+
+# In vivo (ChIP-seq) study: where each TF's dataset comes from, the ensembles, the download paths.
+INV = "results/invivo"
+IV = config["invivo"]
+DL = IV["download_dir"]
+INVIVO_TFS = IV["tfs"] if "invivo" in STUDIES else []
+INVIVO_MODEL_TYPES = expand("{arch}_{activation}", arch=IV["architectures"], activation=IV["activations"])
+INVIVO_MEMBERS = range(len(IV["filters"]) * IV["seeds"])
+
+
+def one_of(names):
+    """A wildcard regex matching exactly `names` (and nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def invivo_sources():
+    """TF -> "processed" (an HDF5 in the published layout) or the ENCODE table row of its accessions."""
+    table = read_table(IV["table"], ["tf", "chip_accession", "dnase_accession"]) if INVIVO_TFS else {}
+    sources = {}
+    for tf in INVIVO_TFS:
+        if tf in IV["processed"]:
+            sources[tf] = "processed"
+        elif tf in table:
+            sources[tf] = table[tf]
+        else:
+            raise ValueError(f"config invivo.tfs: {tf} is neither in invivo.processed nor in {IV['table']}")
+    return sources
+
+
+INVIVO_SOURCES = invivo_sources()
+PROCESSED_TFS = [tf for tf, s in INVIVO_SOURCES.items() if s == "processed"]
+ENCODE_TFS = [tf for tf, s in INVIVO_SOURCES.items() if s != "processed"]
+MOTIFS = read_table(IV["motifs"], ["tf", "jaspar_id"]) if INVIVO_TFS else {}
+
+
+def processed_input(wildcards):
+    """The configured processed file when present, else its download from `processed_sources`."""
+    path = IV["processed"][wildcards.tf]
+    if os.path.isfile(path):
+        return path
+    sources = read_table(IV["processed_sources"], ["tf", "url", "md5"])
+    if wildcards.tf not in sources:
+        raise ValueError(f"config invivo.processed.{wildcards.tf}: {path} not found, and {wildcards.tf} has no "
+                         f"download in {IV['processed_sources']}")
+    return f"{DL}/processed/{wildcards.tf}.h5"
+
+
+def processed_source(tf):
+    return read_table(IV["processed_sources"], ["tf", "url", "md5"])[tf]
+
+
+def encode_assembly(tf, chip_meta, dnase_meta):
+    """The assembly of a TF's two ENCODE files; refuses to pair files of different assemblies."""
+    found = {}
+    for path in (chip_meta, dnase_meta):
+        with open(path) as handle:
+            record = json.load(handle)
+        found[record.get("accession", path)] = record.get("assembly")
+    if len(set(found.values())) != 1:
+        (a, x), (b, y) = found.items()
+        raise ValueError(f"{tf}: ChIP-seq file {a} is on {x} but DNase file {b} is on {y}; coordinates of "
+                         "different assemblies cannot be paired. Pick accessions on one assembly.")
+    assembly = next(iter(found.values()))
+    if assembly not in IV["genomes"]:
+        raise ValueError(f"{tf}: its files are on {assembly}, but config invivo.genomes has no URL for it")
+    return assembly
+
+
+def chipseq_inputs(wildcards):
+    """Peaks, metadata and the genome of the peaks' assembly (read from the downloaded metadata)."""
+    row = INVIVO_SOURCES[wildcards.tf]
+    chip, dnase = row["chip_accession"], row["dnase_accession"]
+    chip_meta = checkpoints.encode_metadata.get(accession=chip).output[0]
+    dnase_meta = checkpoints.encode_metadata.get(accession=dnase).output[0]
+    assembly = encode_assembly(wildcards.tf, chip_meta, dnase_meta)
+    return {"chip": f"{DL}/encode/{chip}.bed.gz", "dnase": f"{DL}/encode/{dnase}.bed.gz",
+            "chip_meta": chip_meta, "dnase_meta": dnase_meta,
+            "genome": f"{DL}/genomes/{assembly}.fa", "fai": f"{DL}/genomes/{assembly}.fa.fai"}
+
+
+def member_files(pattern, wildcards):
+    """`pattern` (fields tf, model_type, member) for every member of one TF's ensemble of one model type."""
+    return expand(pattern, tf=wildcards.tf, model_type=f"{wildcards.arch}_{wildcards.activation}",
+                  member=INVIVO_MEMBERS)
+
+
+def invivo_outputs():
+    """The figures and tables of the in vivo study."""
+    if not INVIVO_TFS:
+        return []
+    per_type = expand([f"{INV}/figures/fig3e_{{model_type}}.png", f"{INV}/figures/fig4b_{{model_type}}.png"],
+                      model_type=INVIVO_MODEL_TYPES)
+    logos = expand(f"{INV}/figures/logos/{{tf}}.{{model_type}}.png", tf=INVIVO_TFS, model_type=INVIVO_MODEL_TYPES)
+    return [*per_type, *logos, f"{INV}/tables/classification.tsv"]
+
+
+wildcard_constraints:
+    tf=one_of(INVIVO_TFS),

@@ -61,11 +61,11 @@ def test_class_balance_and_split_sizes(data):
 def test_split_sizes_floor_of_cumulative_fractions():
     """Default split of 20,000 is 14,000/2,000/4,000; float cumsum (0.7 + 0.1 = 0.7999...) must
     not floor 8 to 7 for 10 sequences."""
-    assert syn._split_sizes(20000, (0.7, 0.1, 0.2)) == (14000, 2000, 4000)
-    assert syn._split_sizes(10, (0.7, 0.1, 0.2)) == (7, 1, 2)
-    assert syn._split_sizes(10, (0.55, 0.25, 0.2)) == (5, 3, 2)
+    assert syn.split_sizes(20000, (0.7, 0.1, 0.2)) == (14000, 2000, 4000)
+    assert syn.split_sizes(10, (0.7, 0.1, 0.2)) == (7, 1, 2)
+    assert syn.split_sizes(10, (0.55, 0.25, 0.2)) == (5, 3, 2)
     with pytest.raises(ValueError, match="split"):
-        syn._split_sizes(10, (0.7, 0.1, 0.1))
+        syn.split_sizes(10, (0.7, 0.1, 0.1))
 
 
 def test_labels_follow_motif_pools(data):

@@ -33,6 +33,10 @@ def test_lint_is_clean(tmp_path):
     ("evaluation:\n  output: probability\n", "output"),
     ("synthetic:\n  split: [0.7, 0.2, 0.2]\n", "synthetic.split"),
     ("synthetic:\n  motif_count_probs: [0.5, 0.5]\n", "synthetic.motif_count_probs"),
+    ("studies: [invivo]\n", "invivo.tfs"),
+    ("invivo:\n  split: [0.5, 0.1, 0.2]\n", "invivo.split"),
+    ("invivo:\n  center: peak\n", "center"),
+    ("studies: [invivo]\ninvivo:\n  tfs: [NOSUCHTF]\n", "NOSUCHTF"),
 ])
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, override, key):
     (tmp_path / "bad.yaml").write_text(override)

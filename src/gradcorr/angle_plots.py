@@ -53,12 +53,20 @@ def logo_window(ground_truth: np.ndarray, window: int = 100) -> tuple[int, int]:
     return start, start + window
 
 
-def _logo(ax: plt.Axes, values: np.ndarray, start: int) -> None:
+def logo(ax: plt.Axes, values: np.ndarray, start: int) -> None:
     """Logo of an (A, W) map, letters above and below zero, x in sequence positions."""
     frame = pd.DataFrame(values.T, columns=list(LETTERS[: values.shape[0]]),
                          index=np.arange(start, start + values.shape[1]))
     logomaker.Logo(frame, ax=ax, color_scheme="classic")
     ax.axhline(0, color="black", lw=0.5)
+
+
+def angle_bars(ax: plt.Axes, positions: np.ndarray, angle: np.ndarray) -> None:
+    """Bar per position of the angle to the simplex; red where |angle| > 45 degrees, none where undefined."""
+    ang = np.nan_to_num(angle)
+    ax.bar(positions, ang, width=0.8, color=np.where(np.abs(ang) > 45, "tab:red", "tab:gray"))
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set(ylim=(-90, 90), yticks=[-90, -45, 0, 45, 90], ylabel="angle to\nsimplex (deg)")
 
 
 def fig_logos(raw: Any, x: Any, ground_truth: Any, index: int, window: int = 100, *,
@@ -80,21 +88,17 @@ def fig_logos(raw: Any, x: Any, ground_truth: Any, index: int, window: int = 100
 
     fig, axes = plt.subplots(4, 1, figsize=(max(8.0, 0.1 * (stop - start)), 8.5), sharex=True,
                              constrained_layout=True)
-    _logo(axes[0], raw_s[:, sl], start)
+    logo(axes[0], raw_s[:, sl], start)
     axes[0].set_ylabel(f"raw {method}\nscore")
     pos = np.arange(start, stop)
-    ang = angle[sl]
-    axes[1].bar(pos, np.nan_to_num(ang), width=0.8,
-                color=np.where(np.abs(np.nan_to_num(ang)) > 45, "tab:red", "tab:gray"))
-    axes[1].axhline(0, color="black", lw=0.5)
-    axes[1].set(ylim=(-90, 90), yticks=[-90, -45, 0, 45, 90], ylabel="angle to\nsimplex (deg)")
-    _logo(axes[2], corrected[:, sl], start)
+    angle_bars(axes[1], pos, angle[sl])
+    logo(axes[2], corrected[:, sl], start)
     axes[2].set_ylabel(f"corrected {method}\nscore")
     lo = min(axes[0].get_ylim()[0], axes[2].get_ylim()[0])
     hi = max(axes[0].get_ylim()[1], axes[2].get_ylim()[1])
     for ax in (axes[0], axes[2]):
         ax.set_ylim(lo, hi)
-    _logo(axes[3], target[:, sl], start)
+    logo(axes[3], target[:, sl], start)
     axes[3].set_ylabel("ground truth\nM - 0.25")
     axes[3].set_xlim(start - 0.5, stop - 0.5)
     if stop - start <= 120:

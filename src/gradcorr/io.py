@@ -71,3 +71,15 @@ def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict[st
                 f.create_dataset(key, data=value, compression=compression, track_times=False)
             for key, value in (attrs or {}).items():
                 f.attrs[key] = _attr_value(value)
+
+
+def read_xy(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, A, L) and y (N, 1) of one split ('train', 'valid', 'test') of a dataset in the published layout."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset file not found: {path}")
+    with h5py.File(path, "r") as f:
+        for key in (f"x_{split}", f"y_{split}"):
+            if key not in f:
+                raise KeyError(f"{path}: missing dataset {key!r}")
+        return f[f"x_{split}"][()], f[f"y_{split}"][()]

@@ -21,7 +21,7 @@ from gradcorr.attribution import OPTIONS
 from gradcorr.checkpoint import load_model, save_model
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.evaluate import evaluate_model
-from gradcorr.io import read_tsv, write_arrays, write_tsv
+from gradcorr.io import read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.models import build_model
 from gradcorr.runtime import derive_seed, pick_device
 from gradcorr.synthetic import (
@@ -53,8 +53,32 @@ def make_synthetic_dataset(out: str | Path, synthetic: dict[str, Any], seed: int
 
 
 def _tensors(path: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    x, y, _ = read_dataset(path, split)
+    """x and y of one split of a dataset in the published layout (synthetic or ChIP-seq), as float32 tensors."""
+    x, y = read_xy(path, split)
     return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+
+
+def train_and_save(data: str | Path, model_out: str | Path, history_out: str | Path, *, arch: str,
+                   model_kwargs: dict[str, Any], model_id: str, training: dict[str, Any], seed: int,
+                   device: str = "auto", threads: int = 1, **meta: Any) -> None:
+    """Train one model on the train/valid splits of `data` with the published protocol; save it and its history.
+
+    `model_kwargs` go to `build_model` (input length and alphabet are read from the data); `seed`
+    seeds the initialisation, data order and dropout; `meta` is stored with the model.
+    """
+    torch.set_num_threads(threads)
+    dev = pick_device(device)
+    x_train, y_train = _tensors(data, "train")
+    x_valid, y_valid = _tensors(data, "valid")
+    kwargs = {**model_kwargs, "input_length": x_train.shape[2], "alphabet": x_train.shape[1]}
+    torch.manual_seed(seed)
+    model = build_model(arch, **kwargs)
+    config = TrainConfig.from_dict({**training, "seed": seed})
+    log.info("training %s on %d sequences of %s (seed %d)", model_id, len(x_train), data, seed)
+    model, history = train(model, x_train, y_train, x_valid, y_valid, config, dev)
+    save_model(model_out, model, arch, kwargs, history, dataclasses.asdict(config),
+               model_id=model_id, device=str(dev), **meta)
+    write_tsv(pd.DataFrame(history), history_out)
 
 
 def train_synthetic_model(data: str | Path, model_out: str | Path, history_out: str | Path, *,
@@ -62,21 +86,12 @@ def train_synthetic_model(data: str | Path, model_out: str | Path, history_out: 
                           training: dict[str, Any], seed: int, device: str = "auto",
                           threads: int = 1) -> None:
     """Train one trial of one architecture on the synthetic dataset and save it with its history."""
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    model_seed = derive_seed(seed, "synthetic-model", arch, activation, trial)
-    x_train, y_train = _tensors(data, "train")
-    x_valid, y_valid = _tensors(data, "valid")
-    kwargs = {"activation": activation, "n_filters": models["n_filters"], "kernel_size": models["kernel_size"],
-              "input_length": x_train.shape[2], "alphabet": x_train.shape[1]}
-    torch.manual_seed(model_seed)
-    model = build_model(arch, **kwargs)
-    config = TrainConfig.from_dict({**training, "seed": model_seed})
-    log.info("training %s %s trial %d on %d sequences (seed %d)", arch, activation, trial, len(x_train), model_seed)
-    model, history = train(model, x_train, y_train, x_valid, y_valid, config, dev)
-    save_model(model_out, model, arch, kwargs, history, dataclasses.asdict(config),
-               trial=trial, model_id=f"{arch}_{activation}_{trial}", device=str(dev))
-    write_tsv(pd.DataFrame(history), history_out)
+    train_and_save(data, model_out, history_out, arch=arch,
+                   model_kwargs={"activation": activation, "n_filters": models["n_filters"],
+                                 "kernel_size": models["kernel_size"]},
+                   model_id=f"{arch}_{activation}_{trial}", training=training,
+                   seed=derive_seed(seed, "synthetic-model", arch, activation, trial),
+                   device=device, threads=threads, trial=trial)
 
 
 def evaluate_synthetic_model(data: str | Path, model_path: str | Path, out: dict[str, str | Path], *,

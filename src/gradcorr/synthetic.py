@@ -268,7 +268,7 @@ def sample_one_hot(models: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # --------------------------------------------------------------------------- dataset
 
 
-def _split_sizes(n: int, split: Sequence[float]) -> tuple[int, int, int]:
+def split_sizes(n: int, split: Sequence[float]) -> tuple[int, int, int]:
     """Train/valid/test sizes: floor of cumulative fractions, remainder to test."""
     f = np.asarray(split, dtype=np.float64)
     if f.shape != (3,) or np.any(f < 0) or abs(f.sum() - 1.0) > 1e-6:
@@ -304,7 +304,7 @@ def generate_billboard(
     if length < 1:
         raise ValueError(f"length must be >= 1, got {length}")
     c, cdf = _count_cdf(counts, probs)
-    sizes = _split_sizes(n_positive + n_negative, split)
+    sizes = split_sizes(n_positive + n_negative, split)
 
     rng = np.random.default_rng(seed)
     positive, negative, _ = load_motif_pools(core_ids, n_background, release, rng)

@@ -1,0 +1,13 @@
+"""Snakemake adapter: fetch one of the authors' processed datasets and verify its md5."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")
+
+from gradcorr.download import fetch  # noqa: E402
+from gradcorr.runtime import setup_logging  # noqa: E402
+
+setup_logging(snakemake.log[0])
+fetch(
+    snakemake.params.source["url"], snakemake.output[0], md5=snakemake.params.source["md5"],
+    allowed_hosts=snakemake.params.allowed_hosts, retries=snakemake.params.retries,
+)

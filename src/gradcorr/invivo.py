@@ -1,0 +1,249 @@
+"""The ChIP-seq half of the paper, one function per workflow stage (as `gradcorr.stages` for the synthetic half).
+
+Per TF: a balanced dataset (built from ENCODE peaks or imported from a processed file), an ensemble
+of models per architecture whose members differ in first-layer width and seed, saliency of every
+member on all positive test sequences, and the ensemble-difference analysis of Fig. 3e / 9.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from gradcorr import angles, ensemble, invivo_plots, plots
+from gradcorr.attribution import attribute
+from gradcorr.checkpoint import load_model
+from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
+from gradcorr.correction import simplex_angle
+from gradcorr.download import read_encode_metadata
+from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
+from gradcorr.metrics import classification_scores
+from gradcorr.runtime import derive_seed, pick_device
+from gradcorr.stages import train_and_save
+from gradcorr.training import predict
+
+log = logging.getLogger(__name__)
+
+
+def member_width(member: int, filters: list[int], seeds: int) -> int:
+    """First-layer filters of ensemble member `member`: members run through `filters`, `seeds` each."""
+    if not 0 <= member < len(filters) * seeds:
+        raise ValueError(f"ensemble member {member} out of range: {len(filters)} widths x {seeds} seeds")
+    return filters[member // seeds]
+
+
+def paired_assembly(tf: str, chip_meta: str | Path, dnase_meta: str | Path) -> str:
+    """The assembly shared by a TF's ChIP-seq and DNase files; an error naming both when they differ."""
+    chip, dnase = read_encode_metadata(chip_meta), read_encode_metadata(dnase_meta)
+    if chip["assembly"] != dnase["assembly"]:
+        raise ValueError(
+            f"{tf}: ChIP-seq file {chip['accession']} is on {chip['assembly']} but DNase file "
+            f"{dnase['accession']} is on {dnase['assembly']}; coordinates of different assemblies cannot be "
+            f"paired. Pick accessions on one assembly in the in vivo table.")
+    return chip["assembly"]
+
+
+def build_chipseq_dataset(chip: str | Path, dnase: str | Path, chip_meta: str | Path, dnase_meta: str | Path,
+                          genome: str | Path, out: str | Path, *, tf: str, assembly: str,
+                          invivo: dict[str, Any], seed: int) -> None:
+    """Balanced dataset of one TF from its ENCODE peak files, after checking every file's assembly."""
+    found = paired_assembly(tf, chip_meta, dnase_meta)
+    if found != assembly:
+        raise ValueError(f"{tf}: the peaks are on {found} but the genome given is {assembly} ({genome})")
+    for meta in (chip_meta, dnase_meta):
+        record = read_encode_metadata(meta)
+        if record["file_format"] != "bed":
+            raise ValueError(f"{meta}: {record['accession']} is a {record['file_format']} file, not bed peaks")
+    stats = build_dataset(
+        chip, dnase, genome, out, width=invivo["width"], center=invivo["center"],
+        chromosomes=invivo["chromosomes"], split=tuple(invivo["split"]), holdout=invivo["holdout"],
+        seed=derive_seed(seed, "invivo-dataset", tf),
+        attrs={"tf": tf, "assembly": assembly, "chip": str(read_encode_metadata(chip_meta)["accession"]),
+               "dnase": str(read_encode_metadata(dnase_meta)["accession"])})
+    log.info("%s: %s", tf, stats)
+
+
+def import_processed_dataset(source: str | Path, out: str | Path, *, tf: str) -> None:
+    """Check an already processed dataset (published layout) and copy it into the run, atomically."""
+    read_processed(source)  # raises, naming the file and key, on anything but the published layout
+    with atomic_path(out) as tmp:
+        shutil.copyfile(source, tmp)
+    log.info("%s: imported %s: %s", tf, source, dataset_summary(out))
+
+
+def train_invivo_model(data: str | Path, model_out: str | Path, history_out: str | Path, *, tf: str, arch: str,
+                       activation: str, member: int, invivo: dict[str, Any], kernel_size: int,
+                       training: dict[str, Any], seed: int, device: str = "auto", threads: int = 1) -> None:
+    """Train ensemble member `member` of one TF and architecture (its width from `invivo.filters`)."""
+    width = member_width(member, invivo["filters"], invivo["seeds"])
+    train_and_save(data, model_out, history_out, arch=arch,
+                   model_kwargs={"activation": activation, "n_filters": width, "kernel_size": kernel_size},
+                   model_id=f"{arch}_{activation}_{member}", training=training,
+                   seed=derive_seed(seed, "invivo-model", tf, arch, activation, member),
+                   device=device, threads=threads, tf=tf, member=member, trial=member)
+
+
+def evaluate_invivo_model(data: str | Path, model_path: str | Path, out: dict[str, str | Path], *, tf: str,
+                          output: str, batch_size: int, device: str = "auto", threads: int = 1) -> None:
+    """Test AUROC/AUPR of one member, and its raw saliency on every positive test sequence."""
+    torch.set_num_threads(threads)
+    model, saved = load_model(model_path, pick_device(device))
+    x, y = read_xy(data, "test")
+    p = predict(model, torch.as_tensor(x, dtype=torch.float32)).numpy()
+    scores = classification_scores(y, p)
+    index = np.flatnonzero(np.asarray(y).reshape(-1) == 1)
+    if index.size == 0:
+        raise ValueError(f"{data}: the test split holds no positive sequence to attribute")
+    raw = attribute(model, x[index], "saliency", output=output, batch_size=batch_size)
+    meta = saved["meta"]
+    row = {"tf": tf, "model": meta["model_id"], "arch": saved["arch"],
+           "activation": saved["model_kwargs"]["activation"], "member": meta["member"],
+           "n_filters": saved["model_kwargs"]["n_filters"], "epochs": len(saved["history"]),
+           "test_auroc": scores["auroc"], "test_aupr": scores["aupr"], "n_test": len(y),
+           "n_positive": len(index)}
+    write_arrays(out["saliency"], {"index": index, "x": x[index].astype(np.float32),
+                                   "saliency": raw.astype(np.float32)},
+                 {"tf": tf, "model": meta["model_id"], "method": "saliency", "output": output})
+    write_tsv(pd.DataFrame([row]), out["metrics"])
+    log.info("%s %s: test AUROC %.4f AUPR %.4f; saliency of %d positive sequences",
+             tf, meta["model_id"], scores["auroc"], scores["aupr"], len(index))
+
+
+def _read_map(path: str | Path) -> dict[str, Any]:
+    with h5py.File(path, "r") as f:
+        return {"index": f["index"][()], "x": f["x"][()], "raw": f["saliency"][()], "model": str(f.attrs["model"])}
+
+
+def analyse_ensemble(saliency: list[str | Path], out: str | Path, *, tf: str, model_type: str,
+                     correct_ensemble: bool, thresholds: list[float]) -> None:
+    """Ensemble average of a TF's members, and each member's angle statistics and distance to it.
+
+    Two passes over the members' maps (one in memory at a time): the running mean, then per member
+    the ensemble difference per 5-degree angle bin, the angle histogram and the per-sequence
+    percentage of large angles.
+    """
+    first = _read_map(saliency[0])
+
+    def maps():
+        for path in saliency:
+            d = first if path == saliency[0] else _read_map(path)
+            if not np.array_equal(d["index"], first["index"]):
+                raise ValueError(f"{path}: attributed on other sequences than {saliency[0]}")
+            yield d
+
+    mean = angles.ensemble_average(d["raw"] for d in maps())
+    per_model = {"distance_n": [], "distance_raw": [], "distance_corrected": [], "angle_hist": [],
+                 "large_angle_percent": [], "sequence_reduction": []}
+    names = []
+    for d in maps():
+        diff = ensemble.ensemble_difference(d["raw"], mean, correct_ensemble=correct_ensemble)
+        per_model["distance_n"].append(diff["n"])
+        per_model["distance_raw"].append(diff["distance_raw"])
+        per_model["distance_corrected"].append(diff["distance_corrected"])
+        per_model["angle_hist"].append(angles.angle_histogram(d["raw"]))
+        per_model["large_angle_percent"].append(angles.large_angle_percent(simplex_angle(d["raw"]), thresholds))
+        per_model["sequence_reduction"].append(ensemble.sequence_reduction(d["raw"], mean, correct_ensemble))
+        names.append(d["model"])
+        log.info("%s %s: ensemble difference reduced by %.1f%%", tf, d["model"], ensemble.overall_reduction(diff))
+    arrays = {k: np.stack(v) for k, v in per_model.items()}
+    arrays.update({"distance_edges": ensemble.DIFF_EDGES, "angle_edges": angles.ANGLE_EDGES,
+                   "thresholds": np.asarray(thresholds, dtype=np.float64), "index": first["index"],
+                   "x": first["x"], "ensemble": mean.astype(np.float32), "member0": first["raw"],
+                   "ensemble_angle_hist": angles.angle_histogram(mean)})
+    write_arrays(out, arrays, {"tf": tf, "model_type": model_type, "models": names,
+                               "correct_ensemble": correct_ensemble})
+    log.info("%s %s: ensemble of %d models; angle SD single %.1f, ensemble %.1f deg", tf, model_type, len(names),
+             np.nanstd(simplex_angle(first["raw"])), np.nanstd(simplex_angle(mean)))
+
+
+def read_ensemble(path: str | Path) -> dict[str, Any]:
+    """Everything `analyse_ensemble` wrote, with its root attributes under "attrs"."""
+    with h5py.File(path, "r") as f:
+        out: dict[str, Any] = {k: f[k][()] for k in f.keys()}
+        out["attrs"] = dict(f.attrs)
+    return out
+
+
+def _difference(e: dict[str, Any]) -> dict[str, np.ndarray]:
+    """An ensemble file's member differences, pooled over members."""
+    return {"edges": e["distance_edges"], "n": e["distance_n"].sum(axis=0),
+            "distance_raw": e["distance_raw"].sum(axis=0), "distance_corrected": e["distance_corrected"].sum(axis=0)}
+
+
+def invivo_figures(ensembles: list[str | Path], out: dict[str, str | Path], *, model_type: str,
+                   synthetic_summary: str | Path | None = None) -> None:
+    """Fig. 3e / 9 and Fig. 4b / 13 for one model type, across TFs, each with the table of its numbers."""
+    data = {str(e["attrs"]["tf"]): e for e in (read_ensemble(p) for p in ensembles)}
+    reductions = pd.concat([ensemble.reduction_table(_difference(e)).assign(tf=tf) for tf, e in data.items()])
+    edges = angles.ANGLE_EDGES
+    densities = pd.concat([pd.DataFrame({"tf": tf, "angle_lo": edges[:-1], "angle_hi": edges[1:],
+                                         "count_single": e["angle_hist"].sum(axis=0),
+                                         "count_ensemble": e["ensemble_angle_hist"]}) for tf, e in data.items()])
+    fig = invivo_plots.fig_angle_reduction(densities, reductions, model_type)
+    plots.save_figure(fig, out["fig3e_pdf"], out["fig3e"])
+    write_tsv(reductions.merge(_angle_sd(data), on="tf"), out["fig3e_tsv"])
+
+    large = pd.concat([_large_angle_row(tf, e) for tf, e in data.items()], ignore_index=True)
+    synthetic = _synthetic_means(synthetic_summary, model_type, large.columns)
+    plots.save_figure(invivo_plots.fig_large_angles(large, synthetic, model_type), out["fig4b_pdf"], out["fig4b"])
+    write_tsv(large if synthetic is None else pd.concat([large, synthetic], ignore_index=True), out["fig4b_tsv"])
+
+
+def _angle_sd(data: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per TF, the SD of the single models' and of the ensemble map's angles, from the histograms."""
+    centres = (angles.ANGLE_EDGES[:-1] + angles.ANGLE_EDGES[1:]) / 2
+
+    def sd(hist):
+        w = hist / max(hist.sum(), 1)
+        mean = (w * centres).sum()
+        return float(np.sqrt((w * (centres - mean) ** 2).sum()))
+
+    return pd.DataFrame([{"tf": tf, "angle_sd_single": sd(e["angle_hist"].sum(axis=0)),
+                          "angle_sd_ensemble": sd(e["ensemble_angle_hist"])} for tf, e in data.items()])
+
+
+def _large_angle_row(tf: str, e: dict[str, Any]) -> pd.DataFrame:
+    """Mean over members and positive test sequences of the percentage of positions above each threshold."""
+    pct = e["large_angle_percent"]  # (K, N, T)
+    return pd.DataFrame([{"source": tf, **{f"percent_above_{t:g}": float(np.nanmean(pct[:, :, j]))
+                                           for j, t in enumerate(e["thresholds"])}}])
+
+
+def _synthetic_means(summary: str | Path | None, model_type: str, columns: pd.Index) -> pd.DataFrame | None:
+    """The synthetic study's mean percentages for `model_type` (saliency) as one row, if that study ran."""
+    if summary is None:
+        return None
+    table = read_tsv(summary)
+    row = table[(table["model_type"] == model_type) & (table["method"] == "saliency")]
+    wanted = [c for c in columns if c.startswith("percent_above_")]
+    if row.empty or not set(wanted) <= set(row.columns):
+        return None
+    return pd.DataFrame([{"source": "synthetic", **{c: float(row.iloc[0][c]) for c in wanted}}])
+
+
+def classification_table(metrics: list[str | Path], out: str | Path) -> None:
+    """Test AUROC/AUPR of every member of every TF's ensembles, in one table."""
+    frame = pd.concat([read_tsv(t) for t in metrics], ignore_index=True)
+    write_tsv(frame.sort_values(["tf", "arch", "activation", "member"], kind="stable"), out)
+    summary = frame.groupby(["tf", "arch", "activation"])["test_auroc"].agg(["mean", "min", "max"])
+    log.info("test AUROC per TF and model type:\n%s", summary.to_string())
+
+
+def plot_invivo_logos(ensemble_file: str | Path, out: dict[str, str | Path], *, tf: str, jaspar_id: str | None,
+                      jaspar_release: str, window: int) -> None:
+    """Fig. 3b / 7 for one TF and model type: member 0's raw and corrected saliency, its angle, the ensemble map."""
+    e = read_ensemble(ensemble_file)
+    row = invivo_plots.representative_row(e["sequence_reduction"][0])
+    motif = invivo_plots.jaspar_motif(jaspar_id, jaspar_release) if jaspar_id else None
+    fig, table = invivo_plots.fig_logos(e["member0"][row], e["x"][row], e["ensemble"][row], window, motif=motif,
+                                        title=f"{tf}, {e['attrs']['model_type']} member 0, test positive "
+                                              f"{int(e['index'][row])}")
+    plots.save_figure(fig, out["pdf"], out["png"])
+    write_tsv(table, out["tsv"])
