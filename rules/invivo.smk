@@ -26,7 +26,6 @@ rule chipseq_dataset:
     wildcard_constraints:
         tf=one_of(ENCODE_TFS),
     params:
-        assembly=lambda wildcards, input: os.path.basename(input.genome).removesuffix(".fa"),
         invivo=IV,
         seed=config["seed"],
     conda:

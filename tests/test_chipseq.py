@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from genome_fixture import CHROM_SIZES, N_RUN, SOFT_MASKED, write_genome, write_peaks
 from pybedtools import BedTool
+from shared_data import INVIVO
 
 from gradcorr import chipseq as cs
 
 WIDTH = 200
 CHROMS = ["chr1", "chr2", "chr3"]
-GABPA = Path("/work/shared/data/invivo/GABPA_200.h5")
+GABPA = INVIVO / "GABPA_200.h5"
 
 # Regular ChIP peaks (chrom, start, end, summit); every third has no summit (-1 -> midpoint).
 REGULAR_CHIP = [(c, 1000 * k + 300, 1000 * k + 300 + 150 + 10 * k, 40 + 5 * k if k % 3 else -1)

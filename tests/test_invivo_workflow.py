@@ -2,8 +2,8 @@
 
 A fixture genome and fixture narrowPeak files are served on 127.0.0.1 with ENCODE-like metadata JSON.
 The run downloads them, checks md5s and assemblies, builds the balanced dataset, imports a processed
-dataset and downloads another (slices of the authors' GABPA and REST files, when ../shared/data is
-present), trains two-member
+dataset and downloads another (slices of the authors' GABPA and REST files when ../shared/data is
+present, see tests/shared_data.py; random stand-ins otherwise), trains two-member
 ensembles and draws every in vivo figure.
 """
 
@@ -21,11 +21,11 @@ import pytest
 import yaml
 from genome_fixture import write_genome, write_peaks
 from httpserver import FileServer, add_encode_file
+from shared_data import INVIVO
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-SHARED = ROOT.parent / "shared" / "data" / "invivo"
-GABPA, REST = SHARED / "GABPA_200.h5", SHARED / "REST_200.h5"
+GABPA, REST = INVIVO / "GABPA_200.h5", INVIVO / "REST_200.h5"
 CHIP, DNASE, HG19, BAD = "ENCFF000CHP", "ENCFF000DNS", "ENCFF000HGX", "ENCFF000BAD"
 
 pytestmark = pytest.mark.workflow
@@ -96,13 +96,21 @@ def _config(path: Path, server, root: Path, tfs: list[str], processed: dict[str,
     return path
 
 
-def _slice(source: Path, path: Path) -> Path:
-    """The first sequences of each split of one of the authors' files, in the same layout."""
+def _slice(source: Path, path: Path, seed: int) -> Path:
+    """The first sequences of each split of one of the authors' files, in the same layout; where the file
+    is absent (no ../shared/data), random one-hot sequences with random labels stand in."""
     sizes = {"train": 400, "valid": 80, "test": 120}
-    with h5py.File(source, "r") as src, h5py.File(path, "w") as out:
+    rng = np.random.default_rng(seed)
+    with h5py.File(path, "w") as out:
         for split, n in sizes.items():
-            out.create_dataset(f"x_{split}", data=src[f"x_{split}"][:n])
-            out.create_dataset(f"y_{split}", data=src[f"y_{split}"][:n])
+            if source.is_file():
+                with h5py.File(source, "r") as src:
+                    x, y = src[f"x_{split}"][:n], src[f"y_{split}"][:n]
+            else:
+                x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, 200))].transpose(0, 2, 1)
+                y = rng.integers(0, 2, (n, 1)).astype(np.int8)
+            out.create_dataset(f"x_{split}", data=x)
+            out.create_dataset(f"y_{split}", data=y)
     return path
 
 
@@ -112,16 +120,12 @@ def invivo_run(mirror, tmp_path_factory):
     absent locally, so it is downloaded from the mirror with its md5 (as from the authors' repository)."""
     server, root, _, _ = mirror
     work = tmp_path_factory.mktemp("invivo")
-    processed, sources = {}, None
-    if GABPA.is_file() and REST.is_file():
-        processed["GABPA"] = str(_slice(GABPA, work / "gabpa_small.h5"))
-        served = _slice(REST, root / "rest_small.h5")
-        md5 = hashlib.md5(served.read_bytes()).hexdigest()
-        sources = work / "processed.tsv"
-        sources.write_text(f"tf\turl\tmd5\nREST\t{server.url}/rest_small.h5\t{md5}\n")
-        processed["REST"] = str(work / "absent" / "REST_200.h5")
-    config = _config(work / "override.yaml", server, root, ["FIXA", *processed], processed,
-                     str(sources) if sources else None)
+    processed = {"GABPA": str(_slice(GABPA, work / "gabpa_small.h5", 1)),
+                 "REST": str(work / "absent" / "REST_200.h5")}
+    served = _slice(REST, root / "rest_small.h5", 2)
+    sources = work / "processed.tsv"
+    sources.write_text(f"tf\turl\tmd5\nREST\t{server.url}/rest_small.h5\t{hashlib.md5(served.read_bytes()).hexdigest()}\n")
+    config = _config(work / "override.yaml", server, root, ["FIXA", *processed], processed, str(sources))
     run = snakemake("--cores", "2", "--configfile", str(ROOT / "config" / "test.yaml"), str(config), cwd=work)
     assert run.returncode == 0, run.stderr[-6000:]
     return work, run, sorted(["FIXA", *processed])
@@ -136,9 +140,9 @@ def test_downloads_are_verified(invivo_run, mirror):
     assert (downloads / "genomes" / "GRCh38.fa.fai").is_file()
     assert server.count("/genomes/hg19.fa.gz") == 0  # only the assembly the peaks are on
     assert not list(downloads.rglob("*.part"))
-    if (downloads / "processed").exists():  # the absent processed file came from its download
-        assert sorted(p.name for p in (downloads / "processed").iterdir()) == ["REST.h5"]
-        assert (downloads / "processed" / "REST.h5").read_bytes() == (root / "rest_small.h5").read_bytes()
+    # the processed file absent locally came from its download, md5-checked; the present one was not fetched
+    assert sorted(p.name for p in (downloads / "processed").iterdir()) == ["REST.h5"]
+    assert (downloads / "processed" / "REST.h5").read_bytes() == (root / "rest_small.h5").read_bytes()
 
 
 def test_built_dataset_is_balanced_and_matches_the_genome(invivo_run, mirror):
