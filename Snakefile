@@ -1,5 +1,5 @@
 # gradcorr: gradient correction of attributions for DNA sequence models.
-# Default: snakemake --cores all   |   paper scale: --configfile config/paper.yaml
+# Default: snakemake --cores all   |   in vivo demo: --configfile config/invivo_demo.yaml   |   paper scale: --configfile config/paper.yaml
 
 
 from snakemake.utils import min_version

@@ -118,3 +118,18 @@ def test_synthetic_means_come_from_the_saliency_row_of_the_model_type(tmp_path):
     assert row.iloc[0].to_dict() == {"source": "synthetic", "percent_above_30": 31.0, "percent_above_45": 15.0}
     assert invivo._synthetic_means(tmp_path / "summary.tsv", "cnn_shallow_relu", columns) is None
     assert invivo._synthetic_means(None, "cnn_deep_relu", columns) is None
+
+
+def test_fig4b_draws_the_synthetic_means_as_dashed_lines():
+    from matplotlib.collections import LineCollection
+
+    from gradcorr.invivo_plots import fig_large_angles
+
+    large = pd.DataFrame({"source": ["A", "B"], "percent_above_30": [30.0, 35.0], "percent_above_45": [12.0, 14.0]})
+    synthetic = pd.DataFrame([{"source": "synthetic", "percent_above_30": 33.0, "percent_above_45": 17.5}])
+    ax = fig_large_angles(large, synthetic, "cnn_deep_relu").axes[0]
+    levels = sorted({float(seg[0][1]) for c in ax.collections if isinstance(c, LineCollection)
+                     for seg in c.get_segments()})
+    assert levels == [17.5, 33.0]
+    assert not [c for c in fig_large_angles(large, None, "cnn_deep_relu").axes[0].collections
+                if isinstance(c, LineCollection)]

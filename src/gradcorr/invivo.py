@@ -87,7 +87,7 @@ def train_invivo_model(data: str | Path, model_out: str | Path, history_out: str
                    model_kwargs={"activation": activation, "n_filters": width, "kernel_size": kernel_size},
                    model_id=f"{arch}_{activation}_{member}", training=training,
                    seed=derive_seed(seed, "invivo-model", tf, arch, activation, member),
-                   device=device, threads=threads, tf=tf, member=member, trial=member)
+                   device=device, threads=threads, tf=tf, member=member)
 
 
 def evaluate_invivo_model(data: str | Path, model_path: str | Path, out: dict[str, str | Path], *, tf: str,
