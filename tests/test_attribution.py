@@ -12,7 +12,7 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from gradcorr import attribute, attribution
-from gradcorr.attribution import random_draws
+from gradcorr.attribution import attribute_members, random_draws
 from gradcorr.models import build_model
 from gradcorr.references import dinuc_shuffle, permute_positions
 
@@ -232,6 +232,109 @@ def test_bad_method_and_options_are_named():
         attribute(model, x, "integrated_gradients", steps=1)
     with pytest.raises(ValueError, match="batch_size"):
         attribute(model, x, "smoothgrad", batch_size=0)
+
+
+# --- ensembles: all members in one pass ------------------------------------------------------------
+
+class StandInEnsemble(nn.Module):
+    """K independent members side by side on the channel axis: member k reads channels k*A:(k+1)*A of
+    (M, K*A, L) and gives logit column k."""
+
+    def __init__(self, members: list[nn.Module], alphabet: int = 4):
+        super().__init__()
+        self.members, self.alphabet = nn.ModuleList(members), alphabet
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.alphabet
+        if x.shape[1] != len(self.members) * a:
+            raise RuntimeError(f"expected {len(self.members) * a} channels, got {x.shape[1]}")
+        return torch.cat([member(x[:, k * a:(k + 1) * a]) for k, member in enumerate(self.members)], dim=1)
+
+
+def tiny_cnn(seed: int, width: int) -> nn.Module:
+    """A small float64 CNN, (M, 4, L) -> (M, 1), with BatchNorm statistics that matter in eval mode."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv1d(4, width, 7, padding=3), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(0.5),
+                          nn.MaxPool1d(4), nn.Flatten(), nn.Linear(width * 10, 1)).double()
+    model[1].running_mean.uniform_(-0.2, 0.2)
+    model[1].running_var.uniform_(0.5, 2.0)
+    return model
+
+
+@pytest.fixture
+def ensemble() -> StandInEnsemble:
+    """Three members of different widths, in training mode (attribution must switch off dropout)."""
+    return StandInEnsemble([tiny_cnn(10, 3), tiny_cnn(11, 5), tiny_cnn(12, 2)]).train()
+
+
+MEMBER_CASES = [("saliency", {}),
+                ("integrated_gradients", {"steps": 5, "reference": "dinuc", "seed": 3}),
+                ("integrated_gradients", {"steps": 4, "rule": "riemann_middle", "reference": "zeros"}),
+                ("smoothgrad", {"n_samples": 4, "noise_sd": 0.2, "seed": 5}),
+                ("expected_gradients", {"n_references": 2, "steps": 3, "seed": 7})]
+
+
+@pytest.mark.parametrize("batch_size", [2, 40])
+@pytest.mark.parametrize("method,options", MEMBER_CASES)
+def test_attribute_members_equals_attributing_each_member(ensemble, method, options, batch_size):
+    """Column k is `attribute` of member k alone with the same options and seed. batch_size 2 < K = 3
+    puts one tiled input in a pass; 40 puts several sequences' inputs in one."""
+    x = torch.from_numpy(one_hot(5, length=40, seed=13))
+    for output in ("sigmoid", "logit"):
+        maps = attribute_members(ensemble, x, method, members=3, output=output, batch_size=batch_size, **options)
+        assert maps.shape == (5, 3, 4, 40) and maps.dtype == torch.float64
+        for k, member in enumerate(ensemble.members):
+            alone = attribute(member, x, method, output=output, batch_size=7, **options)
+            torch.testing.assert_close(maps[:, k], alone, rtol=1e-10, atol=1e-14)
+            assert alone.abs().max() > 0
+    assert ensemble.training and all(p.requires_grad for p in ensemble.parameters()), "mode and flags restored"
+
+
+def test_attribute_members_kinds_and_passes(ensemble):
+    """NumPy in, float32 NumPy out; batch_size counts member-inputs: 7 // 3 = 2 tiled inputs per pass."""
+    ensemble = ensemble.float()
+    x = one_hot(3, length=40, seed=14, dtype=np.float32)
+    sizes = []
+    hook = ensemble.register_forward_hook(lambda module, args, out: sizes.append(tuple(args[0].shape)))
+    try:
+        maps = attribute_members(ensemble, x, "smoothgrad", members=3, n_samples=3, batch_size=7)
+    finally:
+        hook.remove()
+    assert isinstance(maps, np.ndarray) and maps.dtype == np.float32 and maps.shape == (3, 3, 4, 40)
+    assert sizes[0] == (1, 12, 40), "a probe of one input checks the channels and the logits first"
+    assert sizes[1:] == [(2, 12, 40)] * 4 + [(1, 12, 40)]
+    alone = attribute(ensemble.members[1], x, "smoothgrad", n_samples=3)
+    np.testing.assert_allclose(maps[:, 1], alone, rtol=1e-5, atol=1e-6 * np.abs(alone).max())
+    assert attribute_members(ensemble, x[:0], "integrated_gradients", members=3).shape == (0, 3, 4, 40)
+
+
+def test_attribute_members_of_one_model_is_attribute(deep32):
+    x = one_hot(4, seed=15, dtype=np.float32)
+    maps = attribute_members(deep32, x, "expected_gradients", members=1, n_references=2, steps=3, batch_size=5)
+    assert maps.shape == (4, 1, 4, 200)
+    np.testing.assert_array_equal(maps[:, 0], attribute(deep32, x, "expected_gradients", n_references=2, steps=3,
+                                                        batch_size=5))
+
+
+def test_attribute_members_bad_inputs(ensemble):
+    x = one_hot(2, length=40, dtype=np.float64)
+    with pytest.raises(ValueError, match="2 members x 4 channels"):
+        attribute_members(ensemble, torch.from_numpy(x), members=2)
+    with pytest.raises(ValueError, match=r"logits \(M, 4\)"):
+        four_in_three_out = nn.Sequential(StandInEnsemble([*ensemble.members, tiny_cnn(13, 2)]), nn.Linear(4, 3))
+        attribute_members(four_in_three_out.double(), torch.from_numpy(x), members=4)
+    with pytest.raises(ValueError, match="3 members x 12 channels"):
+        attribute_members(ensemble, torch.from_numpy(np.tile(x, (1, 3, 1))), members=3)  # x already tiled
+    for members in (0, 1.5, None):
+        with pytest.raises(ValueError, match="members must be an integer"):
+            attribute_members(ensemble, torch.from_numpy(x), members=members)
+    with pytest.raises(ValueError, match=r"shape \(N, A, L\)"):
+        attribute_members(ensemble, torch.from_numpy(x[0]), members=3)
+    with pytest.raises(ValueError, match="'steps'.*saliency"):
+        attribute_members(ensemble, torch.from_numpy(x), members=3, steps=3)
+    with pytest.raises(ValueError, match="batch_size"):
+        attribute_members(ensemble, torch.from_numpy(x), members=3, batch_size=0)
+    assert ensemble.training and all(p.requires_grad for p in ensemble.parameters())
 
 
 # --- references ----------------------------------------------------------------------------------

@@ -1,19 +1,24 @@
 """Raw (uncorrected) gradient-based attribution maps, batched over sequences and model inputs.
 
-`attribute` is the one entry point. Every method is a weighted mean of input gradients of the
+`attribute` is the entry point for one model. Every method is a weighted mean of input gradients of the
 model's score: sequence i gets K model inputs u_ik (the sequence itself, noisy copies, or points on
 straight paths from references) and the map sum_k w_k d score(u_ik) / d u_ik, with weights summing
 to 1. A method registers a `Plan` that says how to build u_ik and its w_k; one engine pushes the
 inputs of all sequences through the model in chunks of at most `batch_size`. Maps stay
 gradient-like (one score per letter and position, never multiplied by input - baseline) and
 uncorrected; apply `gradcorr.correct` to remove the off-simplex component.
+
+`attribute_members` runs the same engine on an ensemble held in one module (members side by side on
+the channel axis): each model input is tiled to every member, and one backward pass gives all
+members' gradients.
 """
 
 from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,13 +81,28 @@ def scorer(model: nn.Module, output: str = "sigmoid", target: int = 0) -> Score:
     return score
 
 
+def member_scorer(model: nn.Module, output: str = "sigmoid") -> Score:
+    """The sum of an ensemble's scores over its members: column k of the logits (M, members) is member
+    k's and depends only on member k's block of channels, so the gradient of the sum w.r.t. that
+    block is member k's gradient."""
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        logits = model(x)
+        return (torch.sigmoid(logits) if output == "sigmoid" else logits).sum(1)
+
+    return score
+
+
 # ---------------------------------------------------------------------------------------------------
 # Methods
 
 
 def saliency_plan(x: torch.Tensor) -> Plan:
-    """Saliency: the input gradient of the sequence itself."""
-    return Plan(torch.ones(1, dtype=torch.float64), lambda xs, _, row, k: xs[row])
+    """Saliency: the input gradient of the sequence itself (one input per sequence, so a chunk's
+    inputs are its sequences, in order: no copy)."""
+    return Plan(torch.ones(1, dtype=torch.float64), lambda xs, _, row, k: xs)
 
 
 def smoothgrad_plan(x: torch.Tensor, n_samples: int, noise_sd: float) -> Plan:
@@ -218,22 +238,72 @@ class DrawStream:
 
 
 def run_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int,
-             device: torch.device) -> torch.Tensor:
-    """sum_k w_k grad(u_ik) for all sequences; the N*K inputs go through the model in chunks of at
-    most batch_size (a chunk spans many sequences, or part of one). Accumulates in float64."""
+             device: torch.device, members: int = 1) -> torch.Tensor:
+    """sum_k w_k grad(u_ik) for all sequences, (N, members, A, L); the N*K inputs go through the
+    model in chunks (a chunk spans many sequences, or part of one).
+
+    With members > 1 each input u (M, A, L) is tiled to (M, members*A, L) before `score`, whose
+    gradient splits into one (A, L) block per member; a chunk then holds max(1, batch_size //
+    members) inputs, so that at most batch_size member-inputs share a pass. A chunk's weighted
+    gradients are summed per sequence in the model's dtype (segment sums, not an index_add over the
+    chunk); sums across chunks accumulate in float64 (with one input per sequence there are none).
+    """
     n_seq, k_per = len(x), len(plan.weights)
+    n_inputs, chunk = n_seq * k_per, max(1, batch_size // members)
     draws = DrawStream(plan.draw, n_seq, seed) if plan.draw is not None else None
     weights = plan.weights.to(device)
-    total = torch.zeros(x.shape, dtype=torch.float64, device=device)
-    for start in range(0, n_seq * k_per, batch_size):
-        flat = torch.arange(start, min(start + batch_size, n_seq * k_per), device=device)
-        seq, k = flat // k_per, flat % k_per
-        i0, i1 = int(seq[0]), int(seq[-1]) + 1
+    total = torch.zeros((n_seq, members, *x.shape[1:]), dtype=torch.float64 if k_per > 1 else x.dtype, device=device)
+    for start in range(0, n_inputs, chunk):
+        stop = min(start + chunk, n_inputs)
+        i0, i1 = start // k_per, (stop - 1) // k_per + 1
+        flat = torch.arange(start, stop, device=device)
+        row, k = flat // k_per - i0, flat % k_per
         extra = draws.rows(i0, i1).to(device) if draws is not None else None
-        row = seq - i0
-        grads = input_gradient(score, plan.build(x[i0:i1].to(device), extra, row, k))
-        total[i0:i1].index_add_(0, row, grads.to(torch.float64) * weights[k].view(-1, 1, 1))
+        u = plan.build(x[i0:i1].to(device), extra, row, k)
+        grads = input_gradient(score, u.repeat(1, members, 1) if members > 1 else u)
+        grads = grads.view(len(u), members, *x.shape[1:])
+        if k_per > 1:
+            grads = grads * weights[k].to(grads.dtype).view(-1, 1, 1, 1)
+        total[i0:i1] += sequence_sums(grads, start - i0 * k_per, k_per)
     return total.to(x.dtype)
+
+
+def sequence_sums(values: torch.Tensor, offset: int, k_per: int) -> torch.Tensor:
+    """Per-sequence sums of a chunk's rows, which are inputs offset, offset+1, ... of consecutive
+    sequences with k_per inputs each: a partial first sequence, whole ones, a partial last one."""
+    if k_per == 1:
+        return values
+    head = min(len(values), k_per - offset) if offset else 0
+    whole = (len(values) - head) // k_per
+    tail = head + whole * k_per
+    parts = [values[:head].sum(0, keepdim=True)] if head else []
+    if whole:
+        parts.append(values[head:tail].view(whole, k_per, *values.shape[1:]).sum(1))
+    if tail < len(values):
+        parts.append(values[tail:].sum(0, keepdim=True))
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+@contextmanager
+def inference_setup(model: nn.Module) -> Iterator[torch.device]:
+    """Eval mode and parameters that require no gradient while attributing (autograd then records
+    nothing for weights); both restored afterwards. Yields the device of the model's parameters.
+    A model already in eval mode throughout is left alone (model.train/eval walk every module)."""
+    was_training = model.training
+    switch = any(m.training for m in model.modules())
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    if switch:
+        model.eval()
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield params[0].device if params else torch.device("cpu")
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+        if switch:
+            model.train(was_training)
 
 
 def check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -285,37 +355,62 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     made for blocks of DRAW_BLOCK sequences from a generator seeded with `seed`, in a fixed order,
     so results do not depend on batch_size (up to float rounding).
 
-    The model is evaluated in inference mode (its mode is restored) on the device that holds its
-    parameters. Returns the same kind as `x`: a NumPy array (float32) or a tensor on x's device.
+    The model is evaluated in eval mode on the device that holds its parameters, with parameters that
+    require no gradient (only input gradients are needed); its mode and flags are restored. Returns
+    the same kind as `x`: a NumPy array (float32) or a tensor on x's device.
     """
+    x_t, plan, seed = prepare(x, method, options, batch_size)
+    with inference_setup(model) as device:
+        out = run_plan(scorer(model, output, target), x_t, plan, seed, batch_size, device)[:, 0].to(x_t.device)
+    return out if isinstance(x, torch.Tensor) else out.numpy()
+
+
+def attribute_members(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "saliency", *, members: int,
+                      output: str = "sigmoid", batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
+    """Raw maps (N, members, A, L) of every member of an ensemble, in one batched pass per chunk.
+
+    `model` holds `members` models in one module: it takes inputs (M, members*A, L), member k reading
+    channels k*A:(k+1)*A, and returns logits (M, members), column k depending only on member k. The
+    result is what `attribute` gives for each member alone with the same method, options and seed:
+    the draws (noise, references) are made once on x (N, A, L), each model input is tiled to every
+    member's channels, and the gradient of the summed scores splits into the members' gradients.
+    `batch_size` counts member-inputs: a pass holds at most max(1, batch_size // members) inputs.
+    Methods, options, output, kinds and dtypes as in `attribute`.
+    """
+    _check_int("members", members, 1)
+    x_t, plan, seed = prepare(x, method, options, batch_size)
+    with inference_setup(model) as device:
+        probe = torch.zeros((1, members * x_t.shape[1], x_t.shape[2]), dtype=x_t.dtype, device=device)
+        try:
+            with torch.no_grad():
+                logits = model(probe)
+        except RuntimeError as err:
+            raise ValueError(f"the model does not take {members} members x {x_t.shape[1]} channels (x holds one "
+                             f"member's input, (N, A, L) = {tuple(x_t.shape)}): {err}") from err
+        if tuple(logits.shape) != (1, members):
+            raise ValueError(f"an ensemble of {members} members must return logits (M, {members}); "
+                             f"got {tuple(logits.shape)[1:]} per input")
+        out = run_plan(member_scorer(model, output), x_t, plan, seed, batch_size, device, members)
+    out = out.to(x_t.device)
+    return out if isinstance(x, torch.Tensor) else out.numpy()
+
+
+def prepare(x: np.ndarray | torch.Tensor, method: str, options: dict[str, Any],
+            batch_size: int) -> tuple[torch.Tensor, Plan, int]:
+    """Checked inputs of an attribution: x as a detached tensor (NumPy -> float32), the method's plan and seed."""
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; choose one of {sorted(METHODS)}")
     opts = check_options(method, options)
     _check_int("batch_size", batch_size, 1)
-    as_numpy = not isinstance(x, torch.Tensor)
-    x_t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if as_numpy else x
+    x_t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
     if x_t.ndim != 3:
         raise ValueError(f"x must have shape (N, A, L); got {tuple(x_t.shape)}")
-    x_t = x_t.detach()
     seed = opts.pop("seed", 0)
-    plan = METHODS[method](x_t, **opts)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        out = run_plan(scorer(model, output, target), x_t, plan, seed, batch_size, device).to(x_t.device)
-    finally:
-        model.train(was_training)
-    return out.numpy() if as_numpy else out
+    return x_t, METHODS[method](x_t, **opts), seed
 
 
 def random_draws(x: np.ndarray | torch.Tensor, method: str, **options: Any) -> torch.Tensor | None:
     """The random draws `attribute` makes for x with these options: SmoothGrad's noise (N, n_samples,
     A, L) or the references (N, R, A, L) of a path method; None for saliency. For inspection and tests."""
-    if method not in METHODS:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of {sorted(METHODS)}")
-    opts = check_options(method, options)
-    x_t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x.detach()
-    seed = opts.pop("seed", 0)
-    plan = METHODS[method](x_t, **opts)
+    x_t, plan, seed = prepare(x, method, options, 1)
     return None if plan.draw is None else DrawStream(plan.draw, len(x_t), seed).rows(0, len(x_t))

@@ -116,7 +116,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss()
-    y_train = y_train.float().reshape(-1, 1)
+    y_train = y_train.to(x_train.dtype).reshape(-1, 1)
     n_batches = math.ceil(len(x_train) / config.batch_size)
 
     history: list[dict] = []
@@ -154,7 +154,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
 
         p_valid = predict(model, x_valid)
         val_loss = float(nn.functional.binary_cross_entropy(
-            p_valid.clamp(1e-7, 1 - 1e-7), y_valid.float().reshape(-1)))
+            p_valid.clamp(1e-7, 1 - 1e-7), y_valid.to(p_valid.dtype).reshape(-1)))
         val_auroc = _auroc(y_valid, p_valid)
         seconds = time.perf_counter() - start
         history.append({"epoch": epoch, "loss": total / seen, "val_loss": val_loss,
