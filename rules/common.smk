@@ -1,12 +1,15 @@
 # Configuration checks, names of the units of work, and paths shared by every rule.
 
 import csv
-import json
 import math
 import os
 import re
+import sys
 
 from snakemake.utils import validate
+
+sys.path.insert(0, f"{workflow.basedir}/src")
+from gradcorr.download import paired_assembly  # stdlib only: no torch in the DAG process
 
 
 validate(config, schema="../config/schema.yaml", set_default=True)
@@ -150,17 +153,8 @@ def processed_source(tf):
 
 
 def encode_assembly(tf, chip_meta, dnase_meta):
-    """The assembly of a TF's two ENCODE files; refuses to pair files of different assemblies."""
-    found = {}
-    for path in (chip_meta, dnase_meta):
-        with open(path) as handle:
-            record = json.load(handle)
-        found[record.get("accession", path)] = record.get("assembly")
-    if len(set(found.values())) != 1:
-        (a, x), (b, y) = found.items()
-        raise ValueError(f"{tf}: ChIP-seq file {a} is on {x} but DNase file {b} is on {y}; coordinates of "
-                         "different assemblies cannot be paired. Pick accessions on one assembly.")
-    assembly = next(iter(found.values()))
+    """The assembly of a TF's two ENCODE files (refusing to pair different ones), if the config has its genome."""
+    assembly = paired_assembly(tf, chip_meta, dnase_meta)
     if assembly not in IV["genomes"]:
         raise ValueError(f"{tf}: its files are on {assembly}, but config invivo.genomes has no URL for it")
     return assembly

@@ -5,10 +5,22 @@ The three calls most users need:
 - `attribute(model, x, method="saliency")`: raw attribution maps of shape (N, A, L);
 - `correct(attr)`: remove the off-simplex component (subtract the per-position mean over A);
 - `simplex_angle(grad)`: the signed angle (degrees) between each position's gradient and the simplex.
-"""
 
-from gradcorr.attribution import attribute
-from gradcorr.correction import correct, simplex_angle
+The imports are lazy, so that torch-free modules (gradcorr.download, used by the workflow's DAG code)
+import without torch.
+"""
 
 __all__ = ["attribute", "correct", "simplex_angle"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "attribute":
+        from gradcorr.attribution import attribute
+
+        return attribute
+    if name in ("correct", "simplex_angle"):
+        from gradcorr import correction
+
+        return getattr(correction, name)
+    raise AttributeError(f"module 'gradcorr' has no attribute {name!r}")

@@ -498,3 +498,14 @@ __all__ = [
     "md5sum",
     "read_encode_metadata",
 ]
+
+
+def paired_assembly(tf: str, chip_meta: str | Path, dnase_meta: str | Path) -> str:
+    """The assembly shared by a TF's ChIP-seq and DNase files; an error naming both when they differ."""
+    chip, dnase = read_encode_metadata(chip_meta), read_encode_metadata(dnase_meta)
+    if chip["assembly"] != dnase["assembly"]:
+        raise ValueError(
+            f"{tf}: ChIP-seq file {chip['accession']} is on {chip['assembly']} but DNase file "
+            f"{dnase['accession']} is on {dnase['assembly']}; coordinates of different assemblies cannot be "
+            f"paired. Pick accessions on one assembly in the in vivo table.")
+    return chip["assembly"]

@@ -19,16 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gradcorr.angles import _f64
 from gradcorr.correction import correct, simplex_angle
 
 DIFF_EDGES = np.arange(-90.0, 91.0, 5.0)  # 36 bins of 5 degrees
 SUM_KEYS = ("n", "distance_raw", "distance_corrected")
-
-
-def _f64(a: Any) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
 
 
 def position_distances(raw: Any, ensemble: Any, correct_ensemble: bool = False) -> tuple[np.ndarray, np.ndarray]:

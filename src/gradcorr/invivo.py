@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from gradcorr.attribution import attribute
 from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
 from gradcorr.correction import simplex_angle
-from gradcorr.download import read_encode_metadata
+from gradcorr.download import paired_assembly, read_encode_metadata
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores
 from gradcorr.runtime import derive_seed, pick_device
@@ -39,17 +40,6 @@ def member_width(member: int, filters: list[int], seeds: int) -> int:
     return filters[member // seeds]
 
 
-def paired_assembly(tf: str, chip_meta: str | Path, dnase_meta: str | Path) -> str:
-    """The assembly shared by a TF's ChIP-seq and DNase files; an error naming both when they differ."""
-    chip, dnase = read_encode_metadata(chip_meta), read_encode_metadata(dnase_meta)
-    if chip["assembly"] != dnase["assembly"]:
-        raise ValueError(
-            f"{tf}: ChIP-seq file {chip['accession']} is on {chip['assembly']} but DNase file "
-            f"{dnase['accession']} is on {dnase['assembly']}; coordinates of different assemblies cannot be "
-            f"paired. Pick accessions on one assembly in the in vivo table.")
-    return chip["assembly"]
-
-
 def build_chipseq_dataset(chip: str | Path, dnase: str | Path, chip_meta: str | Path, dnase_meta: str | Path,
                           genome: str | Path, out: str | Path, *, tf: str, assembly: str,
                           invivo: dict[str, Any], seed: int) -> None:
@@ -57,16 +47,16 @@ def build_chipseq_dataset(chip: str | Path, dnase: str | Path, chip_meta: str | 
     found = paired_assembly(tf, chip_meta, dnase_meta)
     if found != assembly:
         raise ValueError(f"{tf}: the peaks are on {found} but the genome given is {assembly} ({genome})")
-    for meta in (chip_meta, dnase_meta):
-        record = read_encode_metadata(meta)
+    records = {path: read_encode_metadata(path) for path in (chip_meta, dnase_meta)}
+    for path, record in records.items():
         if record["file_format"] != "bed":
-            raise ValueError(f"{meta}: {record['accession']} is a {record['file_format']} file, not bed peaks")
+            raise ValueError(f"{path}: {record['accession']} is a {record['file_format']} file, not bed peaks")
     stats = build_dataset(
         chip, dnase, genome, out, width=invivo["width"], center=invivo["center"],
         chromosomes=invivo["chromosomes"], split=tuple(invivo["split"]), holdout=invivo["holdout"],
         seed=derive_seed(seed, "invivo-dataset", tf),
-        attrs={"tf": tf, "assembly": assembly, "chip": str(read_encode_metadata(chip_meta)["accession"]),
-               "dnase": str(read_encode_metadata(dnase_meta)["accession"])})
+        attrs={"tf": tf, "assembly": assembly, "chip": str(records[chip_meta]["accession"]),
+               "dnase": str(records[dnase_meta]["accession"])})
     log.info("%s: %s", tf, stats)
 
 
@@ -163,10 +153,10 @@ def analyse_ensemble(saliency: list[str | Path], out: str | Path, *, tf: str, mo
              np.nanstd(simplex_angle(first["raw"])), np.nanstd(simplex_angle(mean)))
 
 
-def read_ensemble(path: str | Path) -> dict[str, Any]:
-    """Everything `analyse_ensemble` wrote, with its root attributes under "attrs"."""
+def read_ensemble(path: str | Path, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """What `analyse_ensemble` wrote (all datasets, or only `keys`), with its root attributes under "attrs"."""
     with h5py.File(path, "r") as f:
-        out: dict[str, Any] = {k: f[k][()] for k in f.keys()}
+        out: dict[str, Any] = {k: f[k][()] for k in (f.keys() if keys is None else keys)}
         out["attrs"] = dict(f.attrs)
     return out
 
@@ -180,7 +170,9 @@ def _difference(e: dict[str, Any]) -> dict[str, np.ndarray]:
 def invivo_figures(ensembles: list[str | Path], out: dict[str, str | Path], *, model_type: str,
                    synthetic_summary: str | Path | None = None) -> None:
     """Fig. 3e / 9 and Fig. 4b / 13 for one model type, across TFs, each with the table of its numbers."""
-    data = {str(e["attrs"]["tf"]): e for e in (read_ensemble(p) for p in ensembles)}
+    needed = ("distance_edges", "distance_n", "distance_raw", "distance_corrected", "angle_hist",
+              "ensemble_angle_hist", "large_angle_percent", "thresholds")  # not the maps themselves
+    data = {str(e["attrs"]["tf"]): e for e in (read_ensemble(p, needed) for p in ensembles)}
     reductions = pd.concat([ensemble.reduction_table(_difference(e)).assign(tf=tf) for tf, e in data.items()])
     edges = angles.ANGLE_EDGES
     densities = pd.concat([pd.DataFrame({"tf": tf, "angle_lo": edges[:-1], "angle_hi": edges[1:],
