@@ -80,8 +80,8 @@ wildcard_constraints:
 
 
 def trial_files(pattern):
-    """`pattern` (with a {trial} field) for every trial of the run."""
-    return expand(pattern, trial=range(config["models"]["trials"]))
+    """`pattern` (with a {trial} field) for every trial of the run; other fields stay wildcards."""
+    return expand(pattern, trial=range(config["models"]["trials"]), allow_missing=True)
 
 
 def all_outputs():
@@ -190,3 +190,22 @@ def invivo_outputs():
 
 wildcard_constraints:
     tf=one_of(INVIVO_TFS),
+
+
+# Units of work of the training and attribution jobs: with ensemble_engine "vectorized" (the default) one
+# job handles all trials of a model type (or a TF's whole ensemble of one); with "sequential", one model.
+VECTORIZED = config["ensemble_engine"] == "vectorized"
+JOB_TRIALS = range(config["models"]["trials"]) if VECTORIZED else ["{trial}"]
+TRIAL_JOB = "{arch}_{activation}" if VECTORIZED else "{arch}_{activation}_{trial}"
+JOB_MEMBERS = INVIVO_MEMBERS if VECTORIZED else ["{member}"]
+MEMBER_JOB = "{arch}_{activation}" if VECTORIZED else "{arch}_{activation}_{member}"
+
+
+def job_trials(pattern):
+    """`pattern` (fields arch, activation, trial, ...) for the trials one job handles."""
+    return expand(pattern, trial=JOB_TRIALS, allow_missing=True)
+
+
+def job_members(pattern):
+    """`pattern` (fields tf, arch, activation, member) for the ensemble members one job handles."""
+    return expand(pattern, member=JOB_MEMBERS, allow_missing=True)

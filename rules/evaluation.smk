@@ -1,26 +1,32 @@
-rule evaluate_model:
+# Attributions, scores and angle summaries per model and method. The vectorized engine attributes all
+# trials of a model type in one batched pass (one job per model type and method); sequential, one job
+# per model and method. Random draws are seeded per model type and method, so the maps are the same.
+
+
+rule evaluate_models:
     input:
         data=f"{SYN}/data/billboard.h5",
-        model=f"{SYN}/models/{{arch}}_{{activation}}_{{trial}}.pt",
+        models=job_trials(f"{SYN}/models/{{arch}}_{{activation}}_{{trial}}.pt"),
     output:
-        attributions=f"{SYN}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5",
-        metrics=f"{SYN}/metrics/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv",
-        angles=f"{SYN}/angles/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5",
+        attributions=job_trials(f"{SYN}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5"),
+        metrics=job_trials(f"{SYN}/metrics/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv"),
+        angles=job_trials(f"{SYN}/angles/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5"),
     log:
-        "logs/synthetic/evaluate/{arch}_{activation}_{trial}.{method}.log",
+        f"logs/synthetic/evaluate/{TRIAL_JOB}.{{method}}.log",
     benchmark:
-        "benchmarks/out/evaluate/{arch}_{activation}_{trial}.{method}.tsv"
+        f"benchmarks/out/evaluate/{TRIAL_JOB}.{{method}}.tsv"
     params:
         evaluation=config["evaluation"],
         options=lambda wildcards: config["attribution"].get(wildcards.method, {}),
         thresholds=config["angles"]["thresholds"],
+        engine=config["ensemble_engine"],
         seed=config["seed"],
         device=config["device"],
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"
     script:
-        "../scripts/evaluate_model.py"
+        "../scripts/evaluate_models.py"
 
 
 rule collect_metrics:

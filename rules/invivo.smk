@@ -34,49 +34,53 @@ rule chipseq_dataset:
         "../scripts/chipseq_dataset.py"
 
 
-rule train_invivo_model:
+rule train_invivo_models:
     input:
         data=f"{INV}/data/{{tf}}.h5",
     output:
-        model=f"{INV}/models/{{tf}}/{{arch}}_{{activation}}_{{member}}.pt",
-        history=f"{INV}/models/{{tf}}/{{arch}}_{{activation}}_{{member}}.history.tsv",
+        models=job_members(f"{INV}/models/{{tf}}/{{arch}}_{{activation}}_{{member}}.pt"),
+        histories=job_members(f"{INV}/models/{{tf}}/{{arch}}_{{activation}}_{{member}}.history.tsv"),
     log:
-        "logs/invivo/train/{tf}/{arch}_{activation}_{member}.log",
+        f"logs/invivo/train/{{tf}}/{MEMBER_JOB}.log",
     benchmark:
-        "benchmarks/out/invivo_train/{tf}/{arch}_{activation}_{member}.tsv"
+        f"benchmarks/out/invivo_train/{{tf}}/{MEMBER_JOB}.tsv"
     params:
+        members=lambda wildcards: [int(wildcards.member)] if "member" in wildcards.keys() else list(INVIVO_MEMBERS),
         invivo=IV,
         kernel_size=config["models"]["kernel_size"],
         training=config["training"],
+        engine=config["ensemble_engine"],
+        group=config["engine_group"],
         seed=config["seed"],
         device=config["device"],
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"
     script:
-        "../scripts/train_invivo_model.py"
+        "../scripts/train_invivo_models.py"
 
 
-rule evaluate_invivo_model:
+rule evaluate_invivo_models:
     input:
         data=f"{INV}/data/{{tf}}.h5",
-        model=f"{INV}/models/{{tf}}/{{arch}}_{{activation}}_{{member}}.pt",
+        models=job_members(f"{INV}/models/{{tf}}/{{arch}}_{{activation}}_{{member}}.pt"),
     output:
-        saliency=f"{INV}/saliency/{{tf}}/{{arch}}_{{activation}}_{{member}}.h5",
-        metrics=f"{INV}/metrics/{{tf}}/{{arch}}_{{activation}}_{{member}}.tsv",
+        saliency=job_members(f"{INV}/saliency/{{tf}}/{{arch}}_{{activation}}_{{member}}.h5"),
+        metrics=job_members(f"{INV}/metrics/{{tf}}/{{arch}}_{{activation}}_{{member}}.tsv"),
     log:
-        "logs/invivo/evaluate/{tf}/{arch}_{activation}_{member}.log",
+        f"logs/invivo/evaluate/{{tf}}/{MEMBER_JOB}.log",
     benchmark:
-        "benchmarks/out/invivo_evaluate/{tf}/{arch}_{activation}_{member}.tsv"
+        f"benchmarks/out/invivo_evaluate/{{tf}}/{MEMBER_JOB}.tsv"
     params:
         output=config["evaluation"]["output"],
         batch_size=config["evaluation"]["batch_size"],
+        engine=config["ensemble_engine"],
         device=config["device"],
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"
     script:
-        "../scripts/evaluate_invivo_model.py"
+        "../scripts/evaluate_invivo_models.py"
 
 
 rule invivo_ensemble:

@@ -31,15 +31,25 @@ def evaluate_model(model: nn.Module, x: np.ndarray, y: np.ndarray, ground_truth:
     """Score one model: test AUROC/AUPR, and cosine/AUROC/AUPR of its maps against the ground truth.
 
     `options` go to the attribution method (steps, n_samples, seed, ...). Returns (a row of numbers,
-    the arrays behind them: indices, inputs, ground truth, raw map).
-    Metrics of the corrected map are suffixed `_corrected`, of the raw map `_raw`, and their
-    difference `_improvement`.
+    the arrays behind them: indices, inputs, ground truth, raw map); see `score_maps`.
     """
     p = predict(model, torch.as_tensor(x, dtype=torch.float32)).numpy()
-    row = {f"test_{k}": v for k, v in classification_scores(y, p).items()}
     idx = positive_indices(y, n_positive)
-    x_pos, m_pos = x[idx], ground_truth[idx]
-    raw = attribute(model, x_pos, method, output=output, batch_size=batch_size, **options)
+    raw = attribute(model, x[idx], method, output=output, batch_size=batch_size, **options)
+    return score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method, threshold=threshold,
+                      negatives=negatives)
+
+
+def score_maps(p: np.ndarray, y: np.ndarray, idx: np.ndarray, raw: np.ndarray, x_pos: np.ndarray,
+               m_pos: np.ndarray, *, method: str, threshold: float = 0.1,
+               negatives: str = "background") -> tuple[dict, dict[str, np.ndarray]]:
+    """A model's row of numbers from its test predictions `p` and its raw maps of the test rows `idx`.
+
+    Metrics of the corrected map are suffixed `_corrected`, of the raw map `_raw`, and their
+    difference `_improvement`. Also returns the arrays behind them (indices, inputs, ground truth,
+    raw map under the method's name).
+    """
+    row = {f"test_{k}": v for k, v in classification_scores(y, p).items()}
     scores = {"raw": interpretability_scores(raw, x_pos, m_pos, threshold, negatives),
               "corrected": interpretability_scores(correct(raw), x_pos, m_pos, threshold, negatives)}
     for metric in ("cosine", "auroc", "aupr"):
@@ -51,5 +61,5 @@ def evaluate_model(model: nn.Module, x: np.ndarray, y: np.ndarray, ground_truth:
              method, row["test_auroc"], row["cosine_raw"], row["cosine_corrected"],
              row["auroc_raw"], row["auroc_corrected"], row["aupr_raw"], row["aupr_corrected"])
     arrays = {"index": idx, "x": x_pos.astype(np.float32), "ground_truth": m_pos.astype(np.float32),
-              method: raw.astype(np.float32)}
+              method: np.asarray(raw, dtype=np.float32)}
     return row, arrays

@@ -19,15 +19,16 @@ import pandas as pd
 import torch
 
 from gradcorr import angles, ensemble, invivo_plots, plots
-from gradcorr.attribution import attribute
+from gradcorr.attribution import attribute, attribute_members
 from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
 from gradcorr.correction import simplex_angle
 from gradcorr.download import paired_assembly, read_encode_metadata
+from gradcorr.ensemble_engine import EnsembleCNN, predict_members
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores
 from gradcorr.runtime import derive_seed, pick_device
-from gradcorr.stages import train_and_save
+from gradcorr.stages import train_members
 from gradcorr.training import predict
 
 log = logging.getLogger(__name__)
@@ -68,42 +69,58 @@ def import_processed_dataset(source: str | Path, out: str | Path, *, tf: str) ->
     log.info("%s: imported %s: %s", tf, source, dataset_summary(out))
 
 
-def train_invivo_model(data: str | Path, model_out: str | Path, history_out: str | Path, *, tf: str, arch: str,
-                       activation: str, member: int, invivo: dict[str, Any], kernel_size: int,
-                       training: dict[str, Any], seed: int, device: str = "auto", threads: int = 1) -> None:
-    """Train ensemble member `member` of one TF and architecture (its width from `invivo.filters`)."""
-    width = member_width(member, invivo["filters"], invivo["seeds"])
-    train_and_save(data, model_out, history_out, arch=arch,
-                   model_kwargs={"activation": activation, "n_filters": width, "kernel_size": kernel_size},
-                   model_id=f"{arch}_{activation}_{member}", training=training,
-                   seed=derive_seed(seed, "invivo-model", tf, arch, activation, member),
-                   device=device, threads=threads, tf=tf, member=member)
+def train_invivo_models(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, tf: str, arch: str,
+                        activation: str, members: list[int], invivo: dict[str, Any], kernel_size: int,
+                        training: dict[str, Any], seed: int, engine: str = "vectorized", group: int = 50,
+                        device: str = "auto", threads: int = 1) -> None:
+    """Train ensemble members of one TF and architecture (widths from `invivo.filters`); `outputs[i]` receives
+    member `members[i]`."""
+    train_members(data, outputs, arch=arch,
+                  model_kwargs=[{"activation": activation, "kernel_size": kernel_size,
+                                 "n_filters": member_width(m, invivo["filters"], invivo["seeds"])} for m in members],
+                  model_ids=[f"{arch}_{activation}_{m}" for m in members],
+                  seeds=[derive_seed(seed, "invivo-model", tf, arch, activation, m) for m in members],
+                  metas=[{"tf": tf, "member": m} for m in members], training=training, engine=engine,
+                  group=group, device=device, threads=threads)
 
 
-def evaluate_invivo_model(data: str | Path, model_path: str | Path, out: dict[str, str | Path], *, tf: str,
-                          output: str, batch_size: int, device: str = "auto", threads: int = 1) -> None:
-    """Test AUROC/AUPR of one member, and its raw saliency on every positive test sequence."""
+def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs: list[dict[str, str | Path]], *,
+                           tf: str, output: str, batch_size: int, engine: str = "vectorized", device: str = "auto",
+                           threads: int = 1) -> None:
+    """Test AUROC/AUPR of each member, and its raw saliency on every positive test sequence: `outs[i]` gets
+    member i's "saliency" (HDF5) and "metrics" (TSV). The "vectorized" engine runs all members in one
+    batched pass; "sequential" one at a time; the numbers are the same."""
     torch.set_num_threads(threads)
-    model, saved = load_model(model_path, pick_device(device))
+    dev = pick_device(device)
+    loaded = [load_model(p, dev) for p in model_paths]
     x, y = read_xy(data, "test")
-    p = predict(model, torch.as_tensor(x, dtype=torch.float32)).numpy()
-    scores = classification_scores(y, p)
     index = np.flatnonzero(np.asarray(y).reshape(-1) == 1)
     if index.size == 0:
         raise ValueError(f"{data}: the test split holds no positive sequence to attribute")
-    raw = attribute(model, x[index], "saliency", output=output, batch_size=batch_size)
-    meta = saved["meta"]
-    row = {"tf": tf, "model": meta["model_id"], "arch": saved["arch"],
-           "activation": saved["model_kwargs"]["activation"], "member": meta["member"],
-           "n_filters": saved["model_kwargs"]["n_filters"], "epochs": len(saved["history"]),
-           "test_auroc": scores["auroc"], "test_aupr": scores["aupr"], "n_test": len(y),
-           "n_positive": len(index)}
-    write_arrays(out["saliency"], {"index": index, "x": x[index].astype(np.float32),
-                                   "saliency": raw.astype(np.float32)},
-                 {"tf": tf, "model": meta["model_id"], "method": "saliency", "output": output})
-    write_tsv(pd.DataFrame([row]), out["metrics"])
-    log.info("%s %s: test AUROC %.4f AUPR %.4f; saliency of %d positive sequences",
-             tf, meta["model_id"], scores["auroc"], scores["aupr"], len(index))
+    x_all = torch.as_tensor(x, dtype=torch.float32)
+    if engine == "vectorized" and len(loaded) > 1:
+        ensemble = EnsembleCNN([m for m, _ in loaded]).to(dev).eval()
+        probs = predict_members(ensemble, x_all).numpy()
+        maps = attribute_members(ensemble, x[index], "saliency", members=len(loaded), output=output,
+                                 batch_size=batch_size)
+        per_model = [(probs[:, i], maps[:, i]) for i in range(len(loaded))]
+    else:
+        per_model = [(predict(m, x_all).numpy(), attribute(m, x[index], "saliency", output=output,
+                                                            batch_size=batch_size)) for m, _ in loaded]
+    for (p, raw), (_, saved), out in zip(per_model, loaded, outs):
+        scores = classification_scores(y, p)
+        meta = saved["meta"]
+        row = {"tf": tf, "model": meta["model_id"], "arch": saved["arch"],
+               "activation": saved["model_kwargs"]["activation"], "member": meta["member"],
+               "n_filters": saved["model_kwargs"]["n_filters"], "epochs": len(saved["history"]),
+               "test_auroc": scores["auroc"], "test_aupr": scores["aupr"], "n_test": len(y),
+               "n_positive": len(index)}
+        write_arrays(out["saliency"], {"index": index, "x": x[index].astype(np.float32),
+                                       "saliency": np.asarray(raw, dtype=np.float32)},
+                     {"tf": tf, "model": meta["model_id"], "method": "saliency", "output": output})
+        write_tsv(pd.DataFrame([row]), out["metrics"])
+        log.info("%s %s: test AUROC %.4f AUPR %.4f; saliency of %d positive sequences",
+                 tf, meta["model_id"], scores["auroc"], scores["aupr"], len(index))
 
 
 def _read_map(path: str | Path) -> dict[str, Any]:

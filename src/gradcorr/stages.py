@@ -17,10 +17,11 @@ import pandas as pd
 import torch
 
 from gradcorr import angle_plots, angles, plots
-from gradcorr.attribution import OPTIONS
+from gradcorr.attribution import OPTIONS, attribute, attribute_members
 from gradcorr.checkpoint import load_model, save_model
 from gradcorr.correction import correct, simplex_angle
-from gradcorr.evaluate import evaluate_model
+from gradcorr.ensemble_engine import EnsembleCNN, predict_members, train_ensemble
+from gradcorr.evaluate import positive_indices, score_maps
 from gradcorr.io import read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.models import build_model
 from gradcorr.runtime import derive_seed, pick_device
@@ -30,7 +31,7 @@ from gradcorr.synthetic import (
     read_dataset,
     write_dataset,
 )
-from gradcorr.training import TrainConfig, train
+from gradcorr.training import TrainConfig, predict, train
 
 log = logging.getLogger(__name__)
 
@@ -58,62 +59,107 @@ def _tensors(path: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
 
 
-def train_and_save(data: str | Path, model_out: str | Path, history_out: str | Path, *, arch: str,
-                   model_kwargs: dict[str, Any], model_id: str, training: dict[str, Any], seed: int,
-                   device: str = "auto", threads: int = 1, **meta: Any) -> None:
-    """Train one model on the train/valid splits of `data` with the published protocol; save it and its history.
+ENGINES = ("vectorized", "sequential")
 
-    `model_kwargs` go to `build_model` (input length and alphabet are read from the data); `seed`
-    seeds the initialisation, data order and dropout; `meta` is stored with the model.
+
+def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
+                  model_kwargs: list[dict[str, Any]], model_ids: list[str], seeds: list[int],
+                  metas: list[dict[str, Any]], training: dict[str, Any], engine: str = "vectorized",
+                  group: int = 50, device: str = "auto", threads: int = 1) -> None:
+    """Train models of one architecture on the train/valid splits of `data` with the published protocol and
+    save each with its history: `outputs[i]` = (model file, history TSV) of member i.
+
+    Member i is built from `model_kwargs[i]` (input length and alphabet are read from the data) under
+    seed `seeds[i]`, which also seeds its data order and dropout; `metas[i]` is stored with it. The
+    "vectorized" engine trains up to `group` members at once (`ensemble_engine.train_ensemble`; memory
+    grows with the group, not with the number of members), "sequential" one after another
+    (`training.train`); each member comes out the same up to float rounding.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
     torch.set_num_threads(threads)
     dev = pick_device(device)
     x_train, y_train = _tensors(data, "train")
     x_valid, y_valid = _tensors(data, "valid")
-    kwargs = {**model_kwargs, "input_length": x_train.shape[2], "alphabet": x_train.shape[1]}
-    torch.manual_seed(seed)
-    model = build_model(arch, **kwargs)
-    config = TrainConfig.from_dict({**training, "seed": seed})
-    log.info("training %s on %d sequences of %s (seed %d)", model_id, len(x_train), data, seed)
-    model, history = train(model, x_train, y_train, x_valid, y_valid, config, dev)
-    save_model(model_out, model, arch, kwargs, history, dataclasses.asdict(config),
-               model_id=model_id, device=str(dev), **meta)
-    write_tsv(pd.DataFrame(history), history_out)
+    kwargs = [{**k, "input_length": x_train.shape[2], "alphabet": x_train.shape[1]} for k in model_kwargs]
+    members = []
+    for k, seed in zip(kwargs, seeds):
+        torch.manual_seed(seed)
+        members.append(build_model(arch, **k))
+    configs = [TrainConfig.from_dict({**training, "seed": seed}) for seed in seeds]
+    log.info("training %d model(s) (%s) on %d sequences of %s, %s engine: %s", len(members), arch, len(x_train),
+             data, engine, ", ".join(f"{m} (seed {s})" for m, s in zip(model_ids, seeds)))
+    if engine == "vectorized" and len(members) > 1:
+        trained, histories = [], []
+        for i in range(0, len(members), group):
+            t, h = train_ensemble(members[i:i + group], x_train, y_train, x_valid, y_valid, configs[i:i + group],
+                                  dev, model_ids[i:i + group])
+            trained += t
+            histories += h
+    else:
+        trained, histories = zip(*(train(m, x_train, y_train, x_valid, y_valid, c, dev)
+                                   for m, c in zip(members, configs)))
+    for model, history, k, config, model_id, meta, (model_out, history_out) in zip(
+            trained, histories, kwargs, configs, model_ids, metas, outputs):
+        save_model(model_out, model, arch, k, history, dataclasses.asdict(config), model_id=model_id,
+                   device=str(dev), engine=engine, **meta)
+        write_tsv(pd.DataFrame(history), history_out)
 
 
-def train_synthetic_model(data: str | Path, model_out: str | Path, history_out: str | Path, *,
-                          arch: str, activation: str, trial: int, models: dict[str, Any],
-                          training: dict[str, Any], seed: int, device: str = "auto",
-                          threads: int = 1) -> None:
-    """Train one trial of one architecture on the synthetic dataset and save it with its history."""
-    train_and_save(data, model_out, history_out, arch=arch,
-                   model_kwargs={"activation": activation, "n_filters": models["n_filters"],
-                                 "kernel_size": models["kernel_size"]},
-                   model_id=f"{arch}_{activation}_{trial}", training=training,
-                   seed=derive_seed(seed, "synthetic-model", arch, activation, trial),
-                   device=device, threads=threads, trial=trial)
+def train_synthetic_models(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
+                           activation: str, trials: list[int], models: dict[str, Any], training: dict[str, Any],
+                           seed: int, engine: str = "vectorized", group: int = 50, device: str = "auto",
+                           threads: int = 1) -> None:
+    """Train trials of one architecture on the synthetic dataset; `outputs[i]` receives trial `trials[i]`."""
+    kwargs = {"activation": activation, "n_filters": models["n_filters"], "kernel_size": models["kernel_size"]}
+    train_members(data, outputs, arch=arch, model_kwargs=[kwargs] * len(trials),
+                  model_ids=[f"{arch}_{activation}_{t}" for t in trials],
+                  seeds=[derive_seed(seed, "synthetic-model", arch, activation, t) for t in trials],
+                  metas=[{"trial": t} for t in trials], training=training, engine=engine, group=group,
+                  device=device, threads=threads)
 
 
-def evaluate_synthetic_model(data: str | Path, model_path: str | Path, out: dict[str, str | Path], *,
-                             method: str, evaluation: dict[str, Any], options: dict[str, Any],
-                             thresholds: list[float], seed: int, device: str = "auto", threads: int = 1) -> None:
-    """Attribute the first positive test sequences with one model; score the maps and summarise their angles.
+def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], outs: list[dict[str, str | Path]],
+                              *, method: str, evaluation: dict[str, Any], options: dict[str, Any],
+                              thresholds: list[float], seed: int, engine: str = "vectorized", device: str = "auto",
+                              threads: int = 1) -> None:
+    """Attribute the first positive test sequences with each model of one model type; score the maps and
+    summarise their angles.
 
-    Writes `out["attributions"]` (raw maps, inputs, ground truth), `out["metrics"]` (one row: classification
-    and interpretability before and after correction) and `out["angles"]` (the model's angle summary).
-    `options` are the method's settings (config `attribution.<method>`); its random draws (references,
-    noise) are seeded from `seed`, the model and the method.
+    Writes, for model i, `outs[i]["attributions"]` (raw maps, inputs, ground truth), `outs[i]["metrics"]`
+    (one row: classification and interpretability before and after correction) and `outs[i]["angles"]`
+    (its angle summary). `options` are the method's settings (config `attribution.<method>`); its
+    random draws (references, noise) are seeded from `seed`, the model type and the method, so every
+    model of a type sees the same draws. The "vectorized" engine attributes all models in one batched
+    pass (`attribution.attribute_members`); "sequential" one model at a time; the maps are the same.
     """
     torch.set_num_threads(threads)
-    model, saved = load_model(model_path, pick_device(device))
-    meta = saved["meta"]
+    dev = pick_device(device)
+    loaded = [load_model(p, dev) for p in model_paths]
+    model_type = _model_type(loaded[0][1]["meta"]["model_id"])
     if "seed" in OPTIONS[method]:  # methods with random draws (references, noise)
-        options = {**options, "seed": derive_seed(seed, "attribution", meta["model_id"], method)}
+        options = {**options, "seed": derive_seed(seed, "attribution", model_type, method)}
     x, y, ground_truth = read_dataset(data, "test")
-    row, arrays = evaluate_model(
-        model, x, y, ground_truth, method=method, n_positive=evaluation["n_positive"],
-        threshold=evaluation["info_threshold"], negatives=evaluation["negatives"], output=evaluation["output"],
-        batch_size=evaluation["batch_size"], **options)
+    idx = positive_indices(y, evaluation["n_positive"])
+    kwargs = {"output": evaluation["output"], "batch_size": evaluation["batch_size"], **options}
+    x_all = torch.as_tensor(x, dtype=torch.float32)
+    if engine == "vectorized" and len(loaded) > 1:
+        ensemble = EnsembleCNN([m for m, _ in loaded]).to(dev).eval()
+        probs = predict_members(ensemble, x_all).numpy()
+        maps = attribute_members(ensemble, x[idx], method, members=len(loaded), **kwargs)
+        per_model = [(probs[:, i], maps[:, i]) for i in range(len(loaded))]
+    else:
+        per_model = [(predict(m, x_all).numpy(), attribute(m, x[idx], method, **kwargs)) for m, _ in loaded]
+    for (p, raw), (_, saved), out in zip(per_model, loaded, outs):
+        row, arrays = score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method,
+                                 threshold=evaluation["info_threshold"], negatives=evaluation["negatives"])
+        _write_evaluation(out, saved, row, arrays, method=method, evaluation=evaluation, thresholds=thresholds)
+
+
+def _write_evaluation(out: dict[str, str | Path], saved: dict[str, Any], row: dict, arrays: dict[str, np.ndarray],
+                      *, method: str, evaluation: dict[str, Any], thresholds: list[float]) -> None:
+    """Write one model's maps, its row of numbers (with training facts) and its angle summary."""
+    meta = saved["meta"]
     history = [h for h in saved["history"] if "val_auroc" in h]
     best = max(history, key=lambda h: h["val_auroc"])
     row = {"model": meta["model_id"], "arch": saved["arch"], "activation": saved["model_kwargs"]["activation"],
@@ -126,8 +172,8 @@ def evaluate_synthetic_model(data: str | Path, model_path: str | Path, out: dict
                                          evaluation["info_threshold"], thresholds=thresholds)
     angles.write_summary(out["angles"], summary, attrs)
     mean, sd = angles.pooled_mean_sd(summary, "all")
-    log.info("angle mean %.1f sd %.1f deg; improvement - (1 - cos angle) at most %.2g",
-             mean, sd, float(summary["improvement_bound_excess"]))
+    log.info("%s: angle mean %.1f sd %.1f deg; improvement - (1 - cos angle) at most %.2g",
+             meta["model_id"], mean, sd, float(summary["improvement_bound_excess"]))
 
 
 def collect_tables(tables: list[str | Path], out: str | Path) -> None:
