@@ -1,12 +1,13 @@
 """Peak memory of the ensemble engine: training and attribution, as K and the number of sequences grow.
 
-Usage: python benchmarks/engine_memory.py [--members 5 10 50] [--n 2000 8000] [--arch cnn_deep]
+Usage: python benchmarks/engine_memory.py [--members 10 50] [--n 1000 4000] [--arch cnn_deep] [--group 10]
 
 Each measurement runs in a fresh subprocess that reports its own peak resident set size (ru_maxrss),
-so one measurement cannot inflate the next; "before" is the peak after imports and model building.
-Training: one epoch of `train_ensemble` on n sequences.
-Attribution: `attribute_members` saliency and expected gradients (10 x 20) of n sequences with the
-default memory bound (batch_size 512 member-inputs per pass).
+so one measurement cannot inflate the next; "before" is the peak after imports, data and model building.
+Training: one epoch of `train_ensemble` on n sequences, members in groups of --group (the workflow's
+`engine_group`). Attribution: the workflow's path (`stages.model_maps`, vectorized): all members'
+maps of n sequences in one batched pass (batch_size 512 member-inputs), streamed to a scratch HDF5
+file in blocks of `attribution.STREAM_BLOCK` sequences, then read back one member at a time.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import sys
 
 WORK = r'''
 import json, resource, sys, time, torch
-from gradcorr.ensemble_engine import EnsembleCNN, train_ensemble
+from gradcorr.ensemble_engine import train_ensemble
 from gradcorr.models import build_model
 from gradcorr.training import TrainConfig
-what, arch, k, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+what, arch, k, n, group = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(2)
 g = torch.Generator().manual_seed(0)
 x = torch.nn.functional.one_hot(torch.randint(0, 4, (n, 200), generator=g), 4).float().transpose(1, 2)
@@ -33,18 +34,23 @@ for m in range(k):
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 if what == "train":
-    train_ensemble(members, x, y, x[:200], y[:200], [TrainConfig(max_epochs=1, seed=m, log_every=0) for m in range(k)])
+    train_ensemble(members, x, y, x[:200], y[:200], [TrainConfig(max_epochs=1, seed=m, log_every=0) for m in range(k)],
+                   group=group)
 else:
-    from gradcorr.attribution import attribute_members
-    model = EnsembleCNN([m.eval() for m in members]).eval()
-    attribute_members(model, x, what, members=k, batch_size=512)
+    import os, tempfile
+    from gradcorr.stages import model_maps
+    scratch = os.path.join(tempfile.mkdtemp(), "maps.h5")
+    for probs, maps in model_maps([m.eval() for m in members], x.numpy(), torch.arange(n).numpy(), what,
+                                  "vectorized", scratch, batch_size=512):
+        assert maps.shape == (n, 4, 200)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"baseline_mb": before / 1024, "peak_mb": peak / 1024, "seconds": time.perf_counter() - start}))
 '''
 
 
-def measure(what: str, arch: str, k: int, n: int) -> dict:
-    run = subprocess.run([sys.executable, "-c", WORK, what, arch, str(k), str(n)], capture_output=True, text=True)
+def measure(what: str, arch: str, k: int, n: int, group: int) -> dict:
+    run = subprocess.run([sys.executable, "-c", WORK, what, arch, str(k), str(n), str(group)], capture_output=True,
+                         text=True)
     if run.returncode:
         raise RuntimeError(f"{what} K={k} n={n} failed:\n{run.stderr[-2000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -52,16 +58,17 @@ def measure(what: str, arch: str, k: int, n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, nargs="+", default=[5, 10, 50])
+    parser.add_argument("--members", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 4000])
     parser.add_argument("--arch", default="cnn_deep")
-    parser.add_argument("--what", nargs="+", default=["train", "saliency", "expected_gradients"])
+    parser.add_argument("--group", type=int, default=10)
+    parser.add_argument("--what", nargs="+", default=["train", "saliency"])
     args = parser.parse_args()
     print(f"{'what':<20} {'arch':<12} {'K':>4} {'n':>6} {'before MB':>10} {'peak MB':>9} {'seconds':>8}")
     for what in args.what:
         for k in args.members:
             for n in args.n:
-                r = measure(what, args.arch, k, n)
+                r = measure(what, args.arch, k, n, args.group)
                 print(f"{what:<20} {args.arch:<12} {k:>4} {n:>6} {r['baseline_mb']:>10.0f} {r['peak_mb']:>9.0f} "
                       f"{r['seconds']:>8.1f}", flush=True)
 

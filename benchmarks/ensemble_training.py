@@ -5,8 +5,9 @@ Usage: python benchmarks/ensemble_training.py [--n 1000] [--members 5 10 50] [--
 Same process, same data (random one-hot sequences of length 200 with a planted motif), the published
 protocol (batch 100, Adam, BatchNorm, dropout). The sequential loop trains members one after another
 with `training.train`; its rate per member-epoch does not depend on K, so it is measured on
-min(K, --sequential) members and set beside the engine's rate at each K. Prints one row per
-architecture and K with both rates and their ratio.
+min(K, --sequential) members and set beside the engine's rate at each K, for the engine training all
+K at once and in groups of --group (the workflow's `engine_group`). Prints one row per architecture,
+K and group size with both rates and their ratio.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--members", type=int, nargs="+", default=[5, 10, 50])
     parser.add_argument("--sequential", type=int, default=3, help="members timed in the sequential loop")
+    parser.add_argument("--group", type=int, default=10, help="also time the engine in groups of this many")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--arch", nargs="+", default=["cnn_shallow", "cnn_deep"])
@@ -66,7 +68,7 @@ def main() -> None:
     x, y = data(args.n, 0)
     xv, yv = data(max(args.n // 5, 100), 1)
     cfg = {"max_epochs": args.epochs, "batch_size": 100, "log_every": 0, "early_stopping_patience": 100}
-    print(f"{'arch':<12} {'K':>4} {'sequential m-ep/s':>18} {'engine m-ep/s':>14} {'ratio':>7}")
+    print(f"{'arch':<12} {'K':>4} {'group':>6} {'sequential m-ep/s':>18} {'engine m-ep/s':>14} {'ratio':>7}")
     for arch in args.arch:
         n_seq = args.sequential
         warm = {**cfg, "max_epochs": 1}  # one-time kernel set-up is not counted on either side
@@ -77,10 +79,13 @@ def main() -> None:
             train(model, x, y, xv, yv, TrainConfig(seed=m, **cfg), device)
         sequential = n_seq * args.epochs / (time.perf_counter() - start)
         for k in args.members:
-            start = time.perf_counter()
-            train_ensemble(members(arch, k), x, y, xv, yv, [TrainConfig(seed=m, **cfg) for m in range(k)], device)
-            engine = k * args.epochs / (time.perf_counter() - start)
-            print(f"{arch:<12} {k:>4} {sequential:>18.2f} {engine:>14.2f} {engine / sequential:>7.2f}", flush=True)
+            for group in sorted({k, min(k, args.group)}):
+                start = time.perf_counter()
+                train_ensemble(members(arch, k), x, y, xv, yv, [TrainConfig(seed=m, **cfg) for m in range(k)], device,
+                               group=group)
+                engine = k * args.epochs / (time.perf_counter() - start)
+                print(f"{arch:<12} {k:>4} {group:>6} {sequential:>18.2f} {engine:>14.2f} {engine / sequential:>7.2f}",
+                      flush=True)
 
 
 if __name__ == "__main__":

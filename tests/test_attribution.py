@@ -12,8 +12,9 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from gradcorr import attribute, attribution
-from gradcorr.attribution import attribute_members, random_draws
-from gradcorr.models import build_model
+from gradcorr.attribution import attribute_members, input_layer, iter_attribute_members, random_draws
+from gradcorr.ensemble_engine import EnsembleCNN
+from gradcorr.models import build_model, fold_batchnorm
 from gradcorr.references import dinuc_shuffle, permute_positions
 
 RULES = ["riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
@@ -173,10 +174,11 @@ def test_results_do_not_depend_on_batch_size(deep32, monkeypatch, method, option
 
 def test_batch_size_is_the_most_inputs_per_pass(deep32):
     """Expected gradients: 3 x 4 = 12 inputs per sequence; 5 sequences go through in passes of at
-    most batch_size inputs, several sequences per pass, no pass per sequence."""
+    most batch_size inputs, several sequences per pass, no pass per sequence. (Counted at the output
+    layer: attribution runs the layers after the first on a BatchNorm-folded copy.)"""
     x = one_hot(5, seed=7, dtype=np.float32)
     sizes = []
-    hook = deep32.register_forward_hook(lambda module, args, out: sizes.append(len(args[0])))
+    hook = deep32[-1].register_forward_hook(lambda module, args, out: sizes.append(len(args[0])))
     try:
         attribute(deep32, x, "expected_gradients", n_references=3, steps=4, batch_size=25)
         assert sizes == [25, 25, 10]
@@ -394,3 +396,75 @@ def test_permute_positions_is_a_permutation_of_columns():
     assert isinstance(perm, np.ndarray)
     np.testing.assert_array_equal(perm.sum(axis=3), np.broadcast_to(counts.sum(axis=2)[:, None], (4, 3, 4)))
     np.testing.assert_array_equal(perm, permute_positions(counts, 3, torch.Generator().manual_seed(0)))
+
+
+# --- exact shortcuts: BatchNorm folding, the first layer once per sequence, streamed blocks -------------
+
+def test_fold_batchnorm_computes_the_eval_model(deep64):
+    folded = fold_batchnorm(deep64)
+    kinds = {type(m) for m in folded}
+    assert nn.BatchNorm1d not in kinds and nn.Dropout not in kinds
+    x = torch.from_numpy(one_hot(6, seed=20))
+    torch.testing.assert_close(folded(x), deep64.eval()(x), rtol=1e-12, atol=1e-12)
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in deep64) == 5, "the model itself is left alone"
+
+
+def shallow_members(widths: list[int]) -> list[nn.Module]:
+    """Float64 CNN-shallow members of different first-layer widths, non-trivial BatchNorm statistics."""
+    members = []
+    for i, width in enumerate(widths):
+        torch.manual_seed(30 + i)
+        model = build_model("cnn_shallow", activation="exp", n_filters=width).double()
+        for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm1d)):
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 2.0)
+        members.append(model.eval())
+    return members
+
+
+SHORTCUT_CASES = [("integrated_gradients", {"steps": 6, "reference": "dinuc", "seed": 1}),
+                  ("smoothgrad", {"n_samples": 5, "noise_sd": 0.3, "seed": 2}),
+                  ("expected_gradients", {"n_references": 3, "steps": 4, "seed": 3})]
+
+
+@pytest.mark.parametrize("method,options", SHORTCUT_CASES)
+def test_first_layer_shortcut_equals_running_every_input_through_it(deep64, monkeypatch, method, options):
+    """The same maps (float64) with the first layer applied once per sequence and draw as with every model
+    input through the whole model, for one model and for an ensemble of members of different widths;
+    batch_size 7 splits sequences across passes."""
+    x = torch.from_numpy(one_hot(5, seed=21))
+    members = shallow_members([3, 6])
+    assert input_layer(fold_batchnorm(deep64)) is not None and input_layer(EnsembleCNN(members)) is not None
+    fast = attribute(deep64, x, method, batch_size=7, **options)
+    fast_members = attribute_members(members, x, method, batch_size=7, **options)
+    monkeypatch.setattr(attribution, "input_layer", lambda model, members=1: None)
+    torch.testing.assert_close(fast, attribute(deep64, x, method, batch_size=7, **options), rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(fast_members, attribute_members(members, x, method, batch_size=7, **options),
+                               rtol=1e-10, atol=1e-14)
+    assert fast.abs().max() > 0
+
+
+@pytest.mark.parametrize("method,options", MEMBER_CASES)
+def test_attribute_members_of_a_list_of_models(method, options):
+    """A list of models is stacked (BatchNorm folded): column k is `attribute` of model k."""
+    members = shallow_members([4, 2, 5])
+    x = torch.from_numpy(one_hot(4, seed=22))
+    maps = attribute_members(members, x, method, batch_size=9, **options)
+    assert maps.shape == (4, 3, 4, 200)
+    for k, member in enumerate(members):
+        torch.testing.assert_close(maps[:, k], attribute(member, x, method, **options), rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="members=2 but 3 models"):
+        attribute_members(members, x, members=2)
+
+
+def test_iter_attribute_members_streams_blocks(monkeypatch):
+    """Blocks of 3 sequences of 7, in order, make up attribute_members' result; draws (made for blocks of
+    DRAW_BLOCK = 2 sequences) do not depend on the blocks."""
+    monkeypatch.setattr(attribution, "DRAW_BLOCK", 2)
+    members = shallow_members([3, 4])
+    x = torch.from_numpy(one_hot(7, seed=23))
+    options = {"n_references": 2, "steps": 3, "seed": 4}
+    blocks = list(iter_attribute_members(members, x, "expected_gradients", block=3, batch_size=5, **options))
+    assert [(i0, i1) for i0, i1, _ in blocks] == [(0, 3), (3, 6), (6, 7)]
+    whole = attribute_members(members, x, "expected_gradients", batch_size=5, **options)
+    torch.testing.assert_close(torch.cat([b for _, _, b in blocks]), whole, rtol=1e-10, atol=1e-14)

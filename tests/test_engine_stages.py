@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from gradcorr import attribution
 from gradcorr.checkpoint import load_model
 from gradcorr.stages import evaluate_synthetic_models, train_synthetic_models
 from gradcorr.synthetic import generate_billboard, write_dataset
@@ -53,7 +54,10 @@ def test_engines_train_the_same_members(trained):
 
 
 @pytest.mark.parametrize("method, options", [("saliency", {}), ("expected_gradients", {"n_references": 2, "steps": 4})])
-def test_engines_attribute_the_same_maps(dataset, trained, tmp_path, method, options):
+def test_engines_attribute_the_same_maps(dataset, trained, tmp_path, monkeypatch, method, options):
+    """Also with the vectorized maps streamed through a scratch file in blocks of 5 of the 12 sequences;
+    the scratch file is removed."""
+    monkeypatch.setattr(attribution, "STREAM_BLOCK", 5)
     models = [trained["sequential"] / f"cnn_deep_exp_{t}.pt" for t in range(3)]
     maps = {}
     for engine in ("vectorized", "sequential"):
@@ -66,3 +70,4 @@ def test_engines_attribute_the_same_maps(dataset, trained, tmp_path, method, opt
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
     pd.testing.assert_frame_equal(maps["vectorized_rows"], maps["sequential_rows"], rtol=1e-4)
     assert not np.allclose(maps["sequential"][0], maps["sequential"][1])  # three different models
+    assert not list(tmp_path.glob("*.tmp.h5"))

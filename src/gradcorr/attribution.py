@@ -3,29 +3,39 @@
 `attribute` is the entry point for one model. Every method is a weighted mean of input gradients of the
 model's score: sequence i gets K model inputs u_ik (the sequence itself, noisy copies, or points on
 straight paths from references) and the map sum_k w_k d score(u_ik) / d u_ik, with weights summing
-to 1. A method registers a `Plan` that says how to build u_ik and its w_k; one engine pushes the
-inputs of all sequences through the model in chunks of at most `batch_size`. Maps stay
-gradient-like (one score per letter and position, never multiplied by input - baseline) and
-uncorrected; apply `gradcorr.correct` to remove the off-simplex component.
+to 1. A method registers a `Plan` that says how to build u_ik (linear in the sequence and its random
+draws) and its w_k; one engine pushes the inputs of all sequences through the model in chunks of at
+most `batch_size`. Maps stay gradient-like (one score per letter and position, never multiplied by
+input - baseline) and uncorrected; apply `gradcorr.correct` to remove the off-simplex component.
+
+Two exact shortcuts make the engine fast. BatchNorm is folded into the layer before it and dropout
+dropped (`models.fold_batchnorm`, on a copy). And when the first layer is a convolution f(u) = W*u + b,
+the methods with many inputs per sequence never run it on u_ik: since u_ik is linear in the sequence
+and its draws, f(u_ik) is the same combination of W*x_i and W*(draws) plus b, so W runs once per
+sequence and draw; and since sum_k w_k W^T g_ik = W^T (sum_k w_k g_ik), the gradient goes back through
+W once per sequence. Only the layers after the first run per input.
 
 `attribute_members` runs the same engine on an ensemble held in one module (members side by side on
-the channel axis): each model input is tiled to every member, and one backward pass gives all
-members' gradients.
+the channel axis): each model input reaches every member, and one backward pass gives all members'
+gradients. `iter_attribute_members` yields the maps in blocks of sequences, so that a caller can
+stream them to disk with memory bounded by the block, not by the number of sequences.
 """
 
 from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from gradcorr.models import fold_batchnorm
 from gradcorr.references import dinuc_shuffle, permute_positions
 
 log = logging.getLogger(__name__)
@@ -35,6 +45,7 @@ RULES = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 REFERENCES = ("permute", "dinuc", "zeros", "uniform")
 RANDOM_REFERENCES = ("permute", "dinuc")
 DRAW_BLOCK = 256  # sequences whose random draws are made together (fixed: draws never depend on batch_size)
+STREAM_BLOCK = 512  # sequences per block that iter_attribute_members yields by default
 
 # Options of each method and their defaults (the paper's values); output, target and batch_size are
 # common to all methods.
@@ -49,23 +60,33 @@ OPTIONS: dict[str, dict[str, Any]] = {
 Score = Callable[[torch.Tensor], torch.Tensor]
 # draw(i0, i1, generator): random (or fixed) draws of sequences i0..i1-1, first dimension i1 - i0.
 Draw = Callable[[int, int, torch.Generator], torch.Tensor]
-# build(x rows, draw rows, row of each input, k of each input) -> the model inputs (M, A, L).
-Build = Callable[[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor], torch.Tensor]
+# mix(x of each input, its draw or None, k of each input) -> the model inputs; linear in (x, draw).
+Mix = Callable[[torch.Tensor, torch.Tensor | None, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How a method turns each sequence into K weighted model inputs."""
+    """How a method turns each sequence into K weighted model inputs: input k of sequence i is
+    mix(x_i, d_i[slot(k)], k), where d_i are the sequence's draws. `mix` must be linear in (x, d)
+    jointly, so that it may be applied to their images under the first layer instead: to f(x) and f(d)
+    when the draws are model inputs themselves (references: the mix is then an affine combination), to
+    f(x) and W*d when they are perturbations added to x (noise)."""
 
     weights: torch.Tensor  # (K,) float64, sums to 1
-    build: Build
+    mix: Mix
     draw: Draw | None = None
+    slot: Callable[[torch.Tensor], torch.Tensor] | None = None  # k -> which draw of the sequence
+    draws_are_inputs: bool = False
 
 
-def input_gradient(score: Score, x: torch.Tensor) -> torch.Tensor:
-    """d score / d x for a batch, one backward pass (scores of different inputs are independent)."""
+def input_gradient(score: Score, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """d score / d x for a batch, one backward pass (scores of different inputs are independent); with
+    `weights` (one per input), the gradients of the weighted scores."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(score(x).sum(), x)
+    scores = score(x)
+    if weights is not None:
+        scores = scores * weights.view(-1, *([1] * (scores.dim() - 1)))
+    (grad,) = torch.autograd.grad(scores.sum(), x)
     return grad
 
 
@@ -102,7 +123,7 @@ def member_scorer(model: nn.Module, output: str = "sigmoid") -> Score:
 def saliency_plan(x: torch.Tensor) -> Plan:
     """Saliency: the input gradient of the sequence itself (one input per sequence, so a chunk's
     inputs are its sequences, in order: no copy)."""
-    return Plan(torch.ones(1, dtype=torch.float64), lambda xs, _, row, k: xs)
+    return Plan(torch.ones(1, dtype=torch.float64), lambda xs, _, k: xs)
 
 
 def smoothgrad_plan(x: torch.Tensor, n_samples: int, noise_sd: float) -> Plan:
@@ -111,10 +132,8 @@ def smoothgrad_plan(x: torch.Tensor, n_samples: int, noise_sd: float) -> Plan:
     def draw(i0: int, i1: int, generator: torch.Generator) -> torch.Tensor:
         return gaussian_noise((i1 - i0, n_samples, *x.shape[1:]), noise_sd, generator, x.dtype)
 
-    def build(xs: torch.Tensor, noise: torch.Tensor | None, row: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        return xs[row] + noise[row, k]
-
-    return Plan(torch.full((n_samples,), 1 / n_samples, dtype=torch.float64), build, draw)
+    return Plan(torch.full((n_samples,), 1 / n_samples, dtype=torch.float64), lambda xs, noise, k: xs + noise, draw,
+                lambda k: k)
 
 
 def integrated_gradients_plan(x: torch.Tensor, steps: int, rule: str,
@@ -136,12 +155,10 @@ def path_plan(steps: int, rule: str, draw: Draw, n_references: int) -> Plan:
     points alpha_s; input k is (r, s) = divmod(k, steps), weighted w_s / R."""
     alphas, weights = path_rule(steps, rule)
 
-    def build(xs: torch.Tensor, refs: torch.Tensor | None, row: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        base = refs[row, k // steps]
-        alpha = alphas.to(xs.device, xs.dtype)[k % steps].view(-1, 1, 1)
-        return base + alpha * (xs[row] - base)
+    def mix(xs: torch.Tensor, base: torch.Tensor | None, k: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(base, xs, alphas.to(xs.device, xs.dtype)[k % steps].view(-1, *([1] * (xs.dim() - 1))))
 
-    return Plan(weights.repeat(n_references) / n_references, build, draw)
+    return Plan(weights.repeat(n_references) / n_references, mix, draw, lambda k: k // steps, draws_are_inputs=True)
 
 
 def path_rule(steps: int, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,35 +254,126 @@ class DrawStream:
         return self.held[: i1 - i0]
 
 
-def run_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int,
-             device: torch.device, members: int = 1) -> torch.Tensor:
-    """sum_k w_k grad(u_ik) for all sequences, (N, members, A, L); the N*K inputs go through the
-    model in chunks (a chunk spans many sequences, or part of one).
+@dataclass(frozen=True)
+class InputLayer:
+    """A model's first layer, a convolution f(u) = W*u + b (stride 1, symmetric padding), and the rest.
 
-    With members > 1 each input u (M, A, L) is tiled to (M, members*A, L) before `score`, whose
-    gradient splits into one (A, L) block per member; a chunk then holds max(1, batch_size //
-    members) inputs, so that at most batch_size member-inputs share a pass. A chunk's weighted
-    gradients are summed per sequence in the model's dtype (segment sums, not an index_add over the
-    chunk); sums across chunks accumulate in float64 (with one input per sequence there are none).
+    For an ensemble of K members the rows k*F:(k+1)*F of W (K*F, A, w) are member k's filters: `hidden`
+    applies all members to untiled inputs (M, A, L) at once, and `input_grad` takes hidden gradients
+    back to each member's input, (M, K*A, L)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    padding: int
+    members: int
+    rest: Callable[[torch.Tensor], torch.Tensor]
+
+    def hidden(self, u: torch.Tensor) -> torch.Tensor:
+        """W*u without the bias (linear in u), (M, K*F, L)."""
+        return F.conv1d(u, self.weight, None, padding=self.padding)
+
+    def input_grad(self, g: torch.Tensor, length: int) -> torch.Tensor:
+        """W^T g per member: (M, K*F, L) -> (M, K*A, L)."""
+        size = (len(g), self.members * self.weight.shape[1], length)
+        return torch.nn.grad.conv1d_input(size, self.weight, g, padding=self.padding, groups=self.members)
+
+
+def input_layer(model: nn.Module, members: int = 1) -> InputLayer | None:
+    """The first convolution of an `nn.Sequential` model, or of an ensemble module with `input_conv()` and
+    `forward(x, start)` (`ensemble_engine.EnsembleCNN`); None when there is none to split off."""
+    if hasattr(model, "input_conv"):
+        found = model.input_conv()
+        if found is None:
+            return None
+        weight, bias, padding = found
+        rest = lambda h: model(h, start=1)  # noqa: E731
+        stride = dilation = 1
+    elif isinstance(model, nn.Sequential) and len(model) > 1 and isinstance(model[0], nn.Conv1d):
+        conv = model[0]
+        if conv.groups != 1 or conv.bias is None or conv.padding_mode != "zeros" or members != 1:
+            return None
+        weight, bias, padding, rest = conv.weight, conv.bias, conv.padding, model[1:]
+        stride, dilation = conv.stride[0], conv.dilation[0]
+    else:
+        return None
+    width = weight.shape[-1]
+    if stride != 1 or dilation != 1:
+        return None
+    if padding == "same":
+        if (width - 1) % 2:
+            return None  # "same" pads an even kernel unevenly
+        padding = (width - 1) // 2
+    elif padding == "valid":
+        padding = 0
+    elif isinstance(padding, tuple):
+        padding = padding[0]
+    return InputLayer(weight, bias, int(padding), members, rest)
+
+
+def iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
+              members: int = 1, layer: InputLayer | None = None,
+              block: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """(i0, i1, maps of sequences i0..i1-1 (i1 - i0, members, A, L)) for blocks of `block` sequences (all
+    in one block by default): sum_k w_k grad(u_ik). The inputs go through the model in chunks of at
+    most max(1, batch_size // members) (a chunk spans many sequences, or part of one, never two blocks).
+
+    `score` takes model inputs (M, members*A, L), tiled per member; or, with `layer`, the first layer's
+    output, to which the inputs are carried as combinations of the layer's images of the sequences and
+    draws (see the module docstring). A chunk's weighted gradients are summed per sequence in the
+    model's dtype (segment sums); sums across chunks accumulate in float64.
     """
     n_seq, k_per = len(x), len(plan.weights)
-    n_inputs, chunk = n_seq * k_per, max(1, batch_size // members)
+    chunk = max(1, batch_size // members)
     draws = DrawStream(plan.draw, n_seq, seed) if plan.draw is not None else None
     weights = plan.weights.to(device)
-    total = torch.zeros((n_seq, members, *x.shape[1:]), dtype=torch.float64 if k_per > 1 else x.dtype, device=device)
-    for start in range(0, n_inputs, chunk):
-        stop = min(start + chunk, n_inputs)
-        i0, i1 = start // k_per, (stop - 1) // k_per + 1
-        flat = torch.arange(start, stop, device=device)
-        row, k = flat // k_per - i0, flat % k_per
-        extra = draws.rows(i0, i1).to(device) if draws is not None else None
-        u = plan.build(x[i0:i1].to(device), extra, row, k)
-        grads = input_gradient(score, u.repeat(1, members, 1) if members > 1 else u)
-        grads = grads.view(len(u), members, *x.shape[1:])
-        if k_per > 1:
-            grads = grads * weights[k].to(grads.dtype).view(-1, 1, 1, 1)
-        total[i0:i1] += sequence_sums(grads, start - i0 * k_per, k_per)
-    return total.to(x.dtype)
+    shape = x.shape[1:]
+    block = block or max(n_seq, 1)
+    for b0 in range(0, n_seq, block):
+        b1 = min(b0 + block, n_seq)
+        total = torch.zeros((b1 - b0, members, *shape), dtype=torch.float64 if k_per > 1 else x.dtype, device=device)
+        for start in range(b0 * k_per, b1 * k_per, chunk):
+            stop = min(start + chunk, b1 * k_per)
+            i0, i1 = start // k_per, (stop - 1) // k_per + 1
+            flat = torch.arange(start, stop, device=device)
+            row, k = flat // k_per - i0, flat % k_per
+            xs = x[i0:i1].to(device)
+            extra = draws.rows(i0, i1).to(device) if draws is not None else None
+            w = weights[k].to(x.dtype) if k_per > 1 else None
+            if layer is None:
+                u = _mix(plan, xs, extra, row, k, k_per)
+                grads = input_gradient(score, u.repeat(1, members, 1) if members > 1 else u, w)
+            else:
+                grads = input_gradient(score, _mix(plan, xs, extra, row, k, k_per, layer), w)
+            sums = sequence_sums(grads, start - i0 * k_per, k_per)
+            if layer is not None:
+                sums = layer.input_grad(sums, shape[-1])
+            total[i0 - b0:i1 - b0] += sums.view(len(sums), members, *shape)
+        yield b0, b1, total.to(x.dtype)
+
+
+def _mix(plan: Plan, xs: torch.Tensor, extra: torch.Tensor | None, row: torch.Tensor, k: torch.Tensor, k_per: int,
+         layer: InputLayer | None = None) -> torch.Tensor:
+    """The chunk's model inputs (`row`, `k`) from its sequences and their draws; with `layer`, their images
+    under the first layer, which runs once per sequence and per draw in use."""
+    drawn = None
+    if layer is None:
+        if extra is not None:
+            drawn = extra[row, plan.slot(k)]
+        return plan.mix(xs if k_per == 1 else xs[row], drawn, k)
+    bias = layer.bias.view(1, -1, 1)
+    if extra is not None:
+        used, where = torch.unique(row * extra.shape[1] + plan.slot(k), return_inverse=True)
+        drawn = layer.hidden(extra.flatten(0, 1)[used])
+        drawn = (drawn + bias if plan.draws_are_inputs else drawn).index_select(0, where)
+    hx = layer.hidden(xs) + bias
+    return plan.mix(hx if k_per == 1 else hx.index_select(0, row), drawn, k)
+
+
+def run_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
+             members: int = 1, layer: InputLayer | None = None) -> torch.Tensor:
+    """All blocks of `iter_plan` in one tensor, (N, members, A, L)."""
+    blocks = [maps for _, _, maps in iter_plan(score, x, plan, seed, batch_size, device, members, layer)]
+    return torch.cat(blocks) if blocks else torch.zeros((0, members, *x.shape[1:]), dtype=x.dtype, device=device)
 
 
 def sequence_sums(values: torch.Tensor, offset: int, k_per: int) -> torch.Tensor:
@@ -360,39 +468,91 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     the same kind as `x`: a NumPy array (float32) or a tensor on x's device.
     """
     x_t, plan, seed = prepare(x, method, options, batch_size)
+    model = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
     with inference_setup(model) as device:
-        out = run_plan(scorer(model, output, target), x_t, plan, seed, batch_size, device)[:, 0].to(x_t.device)
+        layer = input_layer(model) if len(plan.weights) > 1 else None
+        score = scorer(layer.rest if layer is not None else model, output, target)
+        out = run_plan(score, x_t, plan, seed, batch_size, device, layer=layer)[:, 0].to(x_t.device)
     return out if isinstance(x, torch.Tensor) else out.numpy()
 
 
-def attribute_members(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "saliency", *, members: int,
-                      output: str = "sigmoid", batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
+def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
+                      method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
+                      batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
     """Raw maps (N, members, A, L) of every member of an ensemble, in one batched pass per chunk.
 
-    `model` holds `members` models in one module: it takes inputs (M, members*A, L), member k reading
-    channels k*A:(k+1)*A, and returns logits (M, members), column k depending only on member k. The
-    result is what `attribute` gives for each member alone with the same method, options and seed:
-    the draws (noise, references) are made once on x (N, A, L), each model input is tiled to every
-    member's channels, and the gradient of the summed scores splits into the members' gradients.
-    `batch_size` counts member-inputs: a pass holds at most max(1, batch_size // members) inputs.
-    Methods, options, output, kinds and dtypes as in `attribute`.
+    `model` is a list of models of one architecture (`gradcorr.models`; they are stacked into an
+    `ensemble_engine.EnsembleCNN` after BatchNorm folding, on the first one's device), or one module
+    holding `members` models: it takes inputs (M, members*A, L), member k reading channels
+    k*A:(k+1)*A, and returns logits (M, members), column k depending only on member k. The result is
+    what `attribute` gives for each member alone with the same method, options and seed: the draws
+    (noise, references) are made once on x (N, A, L), each model input reaches every member, and the
+    gradient of the summed scores splits into the members' gradients. `batch_size` counts
+    member-inputs: a pass holds at most max(1, batch_size // members) inputs. Methods, options,
+    output, kinds and dtypes as in `attribute`. The whole result is held in memory; use
+    `iter_attribute_members` to stream it.
     """
+    blocks = [maps for _, _, maps in iter_attribute_members(model, x, method, members=members, output=output,
+                                                             batch_size=batch_size, **options)]
+    if not blocks:
+        n_members = members if isinstance(model, nn.Module) else len(model)
+        empty = torch.zeros((0, n_members, *np.shape(x)[1:]))
+        return empty.to(x.dtype) if isinstance(x, torch.Tensor) else empty.numpy()
+    if isinstance(x, torch.Tensor):
+        return torch.cat(blocks)
+    return np.concatenate(blocks)
+
+
+def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
+                           method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
+                           batch_size: int = 256, block: int | None = None,
+                           **options: Any) -> Iterator[tuple[int, int, np.ndarray | torch.Tensor]]:
+    """`attribute_members` in blocks: (i0, i1, maps of sequences i0..i1-1, (i1 - i0, members, A, L)) for
+    consecutive blocks of `block` sequences (default STREAM_BLOCK). Memory is bounded by the block and
+    batch_size, not by N; the maps are the same as `attribute_members`' (the draws do not depend on the blocks)."""
+    block = STREAM_BLOCK if block is None else block
+    _check_int("block", block, 1)
+    if not isinstance(model, nn.Module):
+        model = _stack_members(model, members)
+        members = model.members
+    elif isinstance(model, nn.Sequential):
+        model = fold_batchnorm(model)
     _check_int("members", members, 1)
     x_t, plan, seed = prepare(x, method, options, batch_size)
     with inference_setup(model) as device:
-        probe = torch.zeros((1, members * x_t.shape[1], x_t.shape[2]), dtype=x_t.dtype, device=device)
-        try:
-            with torch.no_grad():
-                logits = model(probe)
-        except RuntimeError as err:
-            raise ValueError(f"the model does not take {members} members x {x_t.shape[1]} channels (x holds one "
-                             f"member's input, (N, A, L) = {tuple(x_t.shape)}): {err}") from err
-        if tuple(logits.shape) != (1, members):
-            raise ValueError(f"an ensemble of {members} members must return logits (M, {members}); "
-                             f"got {tuple(logits.shape)[1:]} per input")
-        out = run_plan(member_scorer(model, output), x_t, plan, seed, batch_size, device, members)
-    out = out.to(x_t.device)
-    return out if isinstance(x, torch.Tensor) else out.numpy()
+        _check_ensemble(model, members, x_t, device)
+        layer = input_layer(model, members) if len(plan.weights) > 1 else None
+        score = member_scorer(layer.rest if layer is not None else model, output)
+        for i0, i1, maps in iter_plan(score, x_t, plan, seed, batch_size, device, members, layer, block):
+            maps = maps.to(x_t.device)
+            yield i0, i1, maps if isinstance(x, torch.Tensor) else maps.numpy()
+
+
+def _stack_members(models: Sequence[nn.Sequential], members: int | None) -> nn.Module:
+    """The members as one `EnsembleCNN` for inference (BatchNorm folded), on the first member's device."""
+    from gradcorr.ensemble_engine import EnsembleCNN  # the engine imports training; keep this module light
+
+    models = list(models)
+    if members is not None and members != len(models):
+        raise ValueError(f"members={members} but {len(models)} models were given")
+    if not models:
+        raise ValueError("an ensemble needs at least one member")
+    device = next(models[0].parameters()).device
+    return EnsembleCNN([fold_batchnorm(m) for m in models]).to(device).eval()
+
+
+def _check_ensemble(model: nn.Module, members: int, x: torch.Tensor, device: torch.device) -> None:
+    """ValueError unless `model` maps (1, members*A, L) to logits (1, members)."""
+    probe = torch.zeros((1, members * x.shape[1], x.shape[2]), dtype=x.dtype, device=device)
+    try:
+        with torch.no_grad():
+            logits = model(probe)
+    except RuntimeError as err:
+        raise ValueError(f"the model does not take {members} members x {x.shape[1]} channels (x holds one "
+                         f"member's input, (N, A, L) = {tuple(x.shape)}): {err}") from err
+    if tuple(logits.shape) != (1, members):
+        raise ValueError(f"an ensemble of {members} members must return logits (M, {members}); "
+                         f"got {tuple(logits.shape)[1:]} per input")
 
 
 def prepare(x: np.ndarray | torch.Tensor, method: str, options: dict[str, Any],

@@ -103,10 +103,12 @@ class EnsembleCNN(nn.Module):
     def param(self, name: str) -> torch.Tensor:
         return getattr(self, name)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Logits (B, K) of input (B, K*A, L); or, with `start`, of the output of layers[:start] (a conv
+        block's output: dense layers are not entry points)."""
         k = self.members
         h, dense = x, False
-        for kind, spec in self.layers:
+        for kind, spec in self.layers[start:]:
             if kind == "conv":
                 w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
                 h = F.conv1d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=spec["padding"], groups=k)
@@ -133,6 +135,15 @@ class EnsembleCNN(nn.Module):
                 w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
                 h = torch.einsum("bki,koi->bko", h, w) + b
         return h.reshape(h.shape[0], k)
+
+    def input_conv(self) -> tuple[torch.Tensor, torch.Tensor, int | str | tuple[int, ...]] | None:
+        """(weight (K*F, A, w), bias (K*F,), padding) of the first layer when it is a convolution: member k's
+        filters in rows k*F:(k+1)*F; as a grouped convolution (groups=K) of the tiled input it is layer 0."""
+        kind, spec = self.layers[0]
+        if kind != "conv":
+            return None
+        w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
+        return w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec["padding"]
 
     def _dropout(self, h: torch.Tensor, p: float, widths: list[int], dense: bool) -> torch.Tensor:
         """Dropout with member k's mask drawn from member k's generator over its `widths[k]` real channels, in
@@ -237,13 +248,29 @@ def _l2_members(model: EnsembleCNN) -> torch.Tensor:
 def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_train: torch.Tensor,
                    x_valid: torch.Tensor, y_valid: torch.Tensor, configs: Sequence[TrainConfig],
                    device: torch.device | str = "cpu", names: Sequence[str] | None = None,
-                   ) -> tuple[list[nn.Sequential], list[list[dict]]]:
+                   group: int | None = None) -> tuple[list[nn.Sequential], list[list[dict]]]:
     """Train every member as `training.train` would alone (config k's seed for its data order and dropout);
-    returns the members (ordinary models, best epochs restored, on the CPU) and their histories."""
-    device = torch.device(device)
-    config = _check_configs(configs)
+    returns the members (ordinary models, best epochs restored, on the CPU) and their histories.
+
+    `group` caps the members trained at once (one vectorised model per group of consecutive members):
+    memory grows with the group, not with the number of members. On a CPU, groups of about 10 are
+    fastest (benchmarks/ensemble_training.py): a grouped convolution over many more members slows down
+    more than in proportion. Each member comes out the same whatever the grouping.
+    """
     k = len(members)
     names = list(names) if names is not None else [f"member {i}" for i in range(k)]
+    if group is not None and k > group:
+        trained: list[nn.Sequential] = []
+        histories: list[list[dict]] = []
+        for i in range(0, k, group):
+            part = slice(i, i + group)
+            t, h = train_ensemble(members[part], x_train, y_train, x_valid, y_valid, configs[part], device,
+                                  names[part])
+            trained += t
+            histories += h
+        return trained, histories
+    device = torch.device(device)
+    config = _check_configs(configs)
     model = EnsembleCNN(members).to(device)
     model.generators = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
     order_rngs = [torch.Generator().manual_seed(c.seed) for c in configs]

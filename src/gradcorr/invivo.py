@@ -19,17 +19,14 @@ import pandas as pd
 import torch
 
 from gradcorr import angles, ensemble, invivo_plots, plots
-from gradcorr.attribution import attribute, attribute_members
 from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
 from gradcorr.correction import simplex_angle
 from gradcorr.download import paired_assembly, read_encode_metadata
-from gradcorr.ensemble_engine import EnsembleCNN, predict_members
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores
 from gradcorr.runtime import derive_seed, pick_device
-from gradcorr.stages import train_members
-from gradcorr.training import predict
+from gradcorr.stages import model_maps, train_members
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +94,9 @@ def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs
     index = np.flatnonzero(np.asarray(y).reshape(-1) == 1)
     if index.size == 0:
         raise ValueError(f"{data}: the test split holds no positive sequence to attribute")
-    x_all = torch.as_tensor(x, dtype=torch.float32)
-    if engine == "vectorized" and len(loaded) > 1:
-        ensemble = EnsembleCNN([m for m, _ in loaded]).to(dev).eval()
-        probs = predict_members(ensemble, x_all).numpy()
-        maps = attribute_members(ensemble, x[index], "saliency", members=len(loaded), output=output,
-                                 batch_size=batch_size)
-        per_model = [(probs[:, i], maps[:, i]) for i in range(len(loaded))]
-    else:
-        per_model = [(predict(m, x_all).numpy(), attribute(m, x[index], "saliency", output=output,
-                                                            batch_size=batch_size)) for m, _ in loaded]
+    scratch = Path(outs[0]["saliency"]).with_suffix(".members.tmp.h5")
+    per_model = model_maps([m for m, _ in loaded], x, index, "saliency", engine, scratch, output=output,
+                           batch_size=batch_size)
     for (p, raw), (_, saved), out in zip(per_model, loaded, outs):
         scores = classification_scores(y, p)
         meta = saved["meta"]

@@ -9,6 +9,7 @@ weights can be loaded one to one.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -117,6 +118,27 @@ def build_model(arch: str, **kwargs: Any) -> nn.Sequential:
     if arch not in builders:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
     return builders[arch](**kwargs)
+
+
+def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
+    """An inference copy of `model`: every BatchNorm1d that directly follows a Conv1d or Linear is folded
+    into that layer's weight and bias (its running statistics and affine parameters), and Dropout is
+    dropped. The copy computes `model.eval()`'s function up to float rounding with fewer passes over the
+    activations; it is for prediction and attribution, not training. Other layers are copied as they are."""
+    layers: list[nn.Module] = []
+    for layer in copy.deepcopy(model):
+        if isinstance(layer, nn.Dropout):
+            continue
+        previous = layers[-1] if layers else None
+        if (isinstance(layer, nn.BatchNorm1d) and layer.track_running_stats and layer.affine
+                and isinstance(previous, (nn.Conv1d, nn.Linear)) and previous.bias is not None):
+            with torch.no_grad():
+                scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+                previous.weight.mul_(scale.view(-1, *([1] * (previous.weight.dim() - 1))))
+                previous.bias.copy_((previous.bias - layer.running_mean) * scale + layer.bias)
+            continue
+        layers.append(layer)
+    return nn.Sequential(*layers).eval()
 
 
 def l2_penalty(model: nn.Module) -> torch.Tensor:

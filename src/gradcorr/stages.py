@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
-from gradcorr import angle_plots, angles, plots
-from gradcorr.attribution import OPTIONS, attribute, attribute_members
+from gradcorr import angle_plots, angles, attribution, plots
+from gradcorr.attribution import OPTIONS, attribute, iter_attribute_members
 from gradcorr.checkpoint import load_model, save_model
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.ensemble_engine import EnsembleCNN, predict_members, train_ensemble
@@ -90,12 +92,8 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
     log.info("training %d model(s) (%s) on %d sequences of %s, %s engine: %s", len(members), arch, len(x_train),
              data, engine, ", ".join(f"{m} (seed {s})" for m, s in zip(model_ids, seeds)))
     if engine == "vectorized" and len(members) > 1:
-        trained, histories = [], []
-        for i in range(0, len(members), group):
-            t, h = train_ensemble(members[i:i + group], x_train, y_train, x_valid, y_valid, configs[i:i + group],
-                                  dev, model_ids[i:i + group])
-            trained += t
-            histories += h
+        trained, histories = train_ensemble(members, x_train, y_train, x_valid, y_valid, configs, dev, model_ids,
+                                            group)
     else:
         trained, histories = zip(*(train(m, x_train, y_train, x_valid, y_valid, c, dev)
                                    for m, c in zip(members, configs)))
@@ -142,18 +140,42 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     x, y, ground_truth = read_dataset(data, "test")
     idx = positive_indices(y, evaluation["n_positive"])
     kwargs = {"output": evaluation["output"], "batch_size": evaluation["batch_size"], **options}
-    x_all = torch.as_tensor(x, dtype=torch.float32)
-    if engine == "vectorized" and len(loaded) > 1:
-        ensemble = EnsembleCNN([m for m, _ in loaded]).to(dev).eval()
-        probs = predict_members(ensemble, x_all).numpy()
-        maps = attribute_members(ensemble, x[idx], method, members=len(loaded), **kwargs)
-        per_model = [(probs[:, i], maps[:, i]) for i in range(len(loaded))]
-    else:
-        per_model = [(predict(m, x_all).numpy(), attribute(m, x[idx], method, **kwargs)) for m, _ in loaded]
-    for (p, raw), (_, saved), out in zip(per_model, loaded, outs):
+    models = [m for m, _ in loaded]
+    scratch = Path(outs[0]["attributions"]).with_suffix(".members.tmp.h5")
+    for (p, raw), (_, saved), out in zip(model_maps(models, x, idx, method, engine, scratch, **kwargs), loaded, outs):
         row, arrays = score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method,
                                  threshold=evaluation["info_threshold"], negatives=evaluation["negatives"])
         _write_evaluation(out, saved, row, arrays, method=method, evaluation=evaluation, thresholds=thresholds)
+
+
+def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, method: str, engine: str,
+               scratch: str | Path, **kwargs: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(sigmoid outputs on all of x, raw maps of the rows `idx`) of each model in turn.
+
+    "sequential" runs `attribute` model by model. "vectorized" (more than one model) attributes all
+    models in one batched pass (`iter_attribute_members`) and streams the maps, block by block, to the
+    HDF5 file `scratch` (removed afterwards), so that memory holds one block of all models or one
+    model's maps, never all maps. `kwargs` go to the attribution method."""
+    x_all = torch.as_tensor(x, dtype=torch.float32)
+    if engine != "vectorized" or len(models) == 1:
+        for model in models:
+            yield predict(model, x_all).numpy(), attribute(model, x[idx], method, **kwargs)
+        return
+    device = next(models[0].parameters()).device
+    probs = predict_members(EnsembleCNN(models).to(device), x_all).numpy()
+    n, shape = len(idx), x.shape[1:]
+    try:
+        with h5py.File(scratch, "w") as f:
+            maps = f.create_dataset("maps", (n, len(models), *shape), dtype="float32",
+                                    chunks=(max(1, min(n, attribution.STREAM_BLOCK)), 1, *shape))
+            for i0, i1, block in iter_attribute_members(models, x[idx], method, **kwargs):
+                maps[i0:i1] = block
+                log.info("attributed %d of %d sequences with %d models (%s)", i1, n, len(models), method)
+        with h5py.File(scratch, "r") as f:
+            for k in range(len(models)):
+                yield probs[:, k], f["maps"][:, k]
+    finally:
+        Path(scratch).unlink(missing_ok=True)
 
 
 def _write_evaluation(out: dict[str, str | Path], saved: dict[str, Any], row: dict, arrays: dict[str, np.ndarray],
