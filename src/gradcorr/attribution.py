@@ -464,8 +464,10 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     so results do not depend on batch_size (up to float rounding).
 
     The model is evaluated in eval mode on the device that holds its parameters, with parameters that
-    require no gradient (only input gradients are needed); its mode and flags are restored. Returns
-    the same kind as `x`: a NumPy array (float32) or a tensor on x's device.
+    require no gradient (only input gradients are needed); its mode and flags are restored. An
+    `nn.Sequential` runs as a BatchNorm-folded copy (`models.fold_batchnorm`), and its first
+    convolution once per sequence and draw (see the module docstring); both are exact up to float
+    rounding. Returns the same kind as `x`: a NumPy array (float32) or a tensor on x's device.
     """
     x_t, plan, seed = prepare(x, method, options, batch_size)
     model = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
