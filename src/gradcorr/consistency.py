@@ -1,0 +1,197 @@
+"""Consistency of attribution maps without ground truth (Majdandzic, Rajesh & Koo): how far the
+attributed sequence features of a model depart from an uninformative prior, as a KL divergence.
+
+- `kmer_kld`: k-mers at the positions a map attributes (per-sequence threshold on the per-position
+  L2 norm), against the k-mers of all test sequences.
+- `attr_mean_kld`: the angular density of locally summed, gradient-corrected attribution vectors in
+  the 3D zero-sum plane, against the same density smoothed by a boxcar.
+- `attribution_snr` (from `gradcorr.metrics`): the ground-truth score these metrics stand in for.
+
+Maps and one-hot sequences are (N, A, L) with A = 4, as everywhere in gradcorr; maps may be raw (they
+are corrected here, as in the published code). Defaults are the paper's: k = 6, 90th percentile,
+3' buffer 2, window 3, 0.1 rad bins, 0.5 rad prior. Higher KLD means more consistent attributions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from gradcorr.correction import correct
+from gradcorr.metrics import attribution_snr
+
+__all__ = ["attr_mean_kld", "attribution_snr", "kmer_counts", "kmer_kld", "attributed_segments", "zero_sum_basis",
+           "angular_density"]
+
+Basis = Literal["orthonormal", "published"]
+
+
+def _np64(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+def _letters(x: Any) -> np.ndarray:
+    """Letter indices (N, L) of one-hot sequences (N, A, L); ValueError unless each position has one letter."""
+    x = _np64(x)
+    if x.ndim != 3:
+        raise ValueError(f"sequences must have shape (N, A, L); got {x.shape}")
+    if not np.all((x == 0) | (x == 1)) or not np.all(x.sum(axis=1) == 1):
+        raise ValueError("sequences must be one-hot: exactly one 1 per position, 0 elsewhere")
+    return x.argmax(axis=1)
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    """KL(p || q) in nats over entries with p > 0; ValueError where q = 0 there."""
+    used = p > 0
+    if np.any(q[used] <= 0):
+        raise ValueError("the prior is zero where the attributed distribution is not")
+    return float(np.sum(p[used] * np.log(p[used] / q[used])))
+
+
+# ---------------------------------------------------------------------------------------------------
+# k-mer method
+
+
+def attributed_segments(attr: Any, percentile: float = 90.0, buffer: int = 2) -> np.ndarray:
+    """Mask (N, L) of attributed segments: per sequence, the positions whose L2 norm over the alphabet
+    (of the gradient-corrected map) is strictly above the sequence's `percentile` (linear
+    interpolation, numpy's default), each run of them extended by `buffer` positions on the 3' end
+    (clipped at the sequence end); extended runs that overlap or touch merge."""
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100]; got {percentile}")
+    if buffer < 0:
+        raise ValueError(f"buffer must be >= 0; got {buffer}")
+    norm = np.linalg.norm(correct(_np64(attr)), axis=1)
+    kept = norm > np.percentile(norm, percentile, axis=1, keepdims=True)
+    covered = kept.copy()
+    for shift in range(1, buffer + 1):  # position p is covered when p - shift is kept
+        covered[:, shift:] |= kept[:, :-shift]
+    return covered
+
+
+def kmer_codes(letters: np.ndarray, k: int) -> np.ndarray:
+    """Base-4 code (N, L - k + 1) of the k-mer starting at each position (first letter most significant)."""
+    windows = np.lib.stride_tricks.sliding_window_view(letters, k, axis=1)
+    return windows @ (4 ** np.arange(k - 1, -1, -1))
+
+
+def kmer_counts(x: Any, k: int = 6, mask: np.ndarray | None = None) -> np.ndarray:
+    """Counts (4**k,) of the overlapping k-mers of one-hot sequences x (N, A, L), indexed by base-4 code
+    in the order A, C, G, T. With `mask` (N, L), only k-mers lying wholly inside one run of True."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1; got {k}")
+    letters = _letters(x)
+    n, length = letters.shape
+    if k > length:
+        return np.zeros(4**k, dtype=np.int64)
+    codes = kmer_codes(letters, k)
+    if mask is None:
+        return np.bincount(codes.ravel(), minlength=4**k)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != letters.shape:
+        raise ValueError(f"mask must have shape {letters.shape}; got {mask.shape}")
+    # the last position of the run that holds each position (L where the position is not in a run)
+    index = np.broadcast_to(np.arange(length), mask.shape)
+    last = mask & ~np.concatenate([mask[:, 1:], np.zeros((n, 1), dtype=bool)], axis=1)
+    run_end = np.minimum.accumulate(np.where(last, index, length)[:, ::-1], axis=1)[:, ::-1]
+    starts = mask & (run_end - index >= k - 1)
+    return np.bincount(codes[starts[:, : length - k + 1]], minlength=4**k)
+
+
+def kmer_kld(attr: Any, x: Any, k: int = 6, percentile: float = 90.0, buffer: int = 2,
+             prior: np.ndarray | None = None) -> float:
+    """KL divergence (nats) of the k-mer frequencies in the attributed segments of the maps `attr`
+    (N, A, L) over sequences x (N, A, L) from `prior`: by default the k-mer frequencies of all of x
+    (the test set). Segments (see `attributed_segments`) shorter than k hold no k-mer. NaN when no
+    segment holds one."""
+    attr = _np64(attr)
+    if attr.shape != np.shape(x):
+        raise ValueError(f"attr {attr.shape} and x {np.shape(x)} must have the same shape (N, A, L)")
+    counts = kmer_counts(x, k, attributed_segments(attr, percentile, buffer))
+    if counts.sum() == 0:
+        return float("nan")
+    q = kmer_counts(x, k) if prior is None else np.asarray(prior, dtype=np.float64)
+    if q.shape != (4**k,):
+        raise ValueError(f"prior must have 4**k = {4**k} entries; got {q.shape}")
+    return _kl(counts / counts.sum(), q / q.sum())
+
+
+# ---------------------------------------------------------------------------------------------------
+# attribution-vector method
+
+
+def zero_sum_basis(kind: Basis = "orthonormal") -> np.ndarray:
+    """Rows e1, e2, e3 (3, 4) taking a 4-vector (x, y, z, w) to 3 coordinates.
+
+    "orthonormal": an orthonormal basis of the plane x + y + z + w = 0 (Gram-Schmidt from e1 =
+    (-1, 1, 0, 0)/sqrt 2). "published": the consistency paper's code, whose e2 = sqrt(2/3) (-x/2 -
+    y/2) omits the + z term, so e2 has norm 1/sqrt 3 and is not orthogonal to e3 (kept to compare
+    numbers with the paper)."""
+    e1 = np.array([-1.0, 1.0, 0.0, 0.0]) / np.sqrt(2)
+    e3 = np.sqrt(3 / 4) * np.array([-1 / 3, -1 / 3, -1 / 3, 1.0])
+    if kind == "orthonormal":
+        e2 = np.sqrt(2 / 3) * np.array([-0.5, -0.5, 1.0, 0.0])
+    elif kind == "published":
+        e2 = np.sqrt(2 / 3) * np.array([-0.5, -0.5, 0.0, 0.0])
+    else:
+        raise ValueError(f"unknown basis {kind!r}; choose 'orthonormal' or 'published'")
+    return np.stack([e1, e2, e3])
+
+
+def local_vectors(attr: Any, window: int = 3, basis: Basis = "orthonormal") -> np.ndarray:
+    """3D coordinates (N, L - window + 1, 3) of the locally summed attribution vectors: the map is
+    gradient-corrected, divided per sequence by the sum over positions of its per-position L2 norms,
+    summed over `window` consecutive positions (windows inside the sequence; the published code wraps
+    around the end with np.roll), and taken to the zero-sum plane's coordinates (`zero_sum_basis`)."""
+    attr = correct(_np64(attr))
+    if attr.ndim != 3 or attr.shape[1] != 4:
+        raise ValueError(f"maps must have shape (N, 4, L); got {attr.shape}")
+    if not 1 <= window <= attr.shape[2]:
+        raise ValueError(f"window must be between 1 and L = {attr.shape[2]}; got {window}")
+    total = np.linalg.norm(attr, axis=1).sum(axis=1)
+    attr = attr / np.where(total > 0, total, 1.0)[:, None, None]
+    cumulative = np.concatenate([np.zeros((*attr.shape[:2], 1)), np.cumsum(attr, axis=2)], axis=2)
+    local = cumulative[:, :, window:] - cumulative[:, :, :-window]  # (N, 4, L - window + 1)
+    return np.einsum("nal,ba->nlb", local, zero_sum_basis(basis))
+
+
+def angular_density(vectors: np.ndarray, percentile: float = 90.0, bin_width: float = 0.1) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """Density (n_theta, n_phi) of the polar angle theta in [0, pi] and azimuth phi in [-pi, pi] of the
+    3D vectors (N, P, 3) whose radius is strictly above their sequence's `percentile`, each weighted by
+    its squared radius and normalised to sum 1; and the bin edges of theta and phi (`bin_width` rad,
+    the last bin of each axis shorter when pi is not a multiple)."""
+    radius = np.linalg.norm(vectors, axis=2)
+    kept = radius > np.percentile(radius, percentile, axis=1, keepdims=True)
+    v, r = vectors[kept], radius[kept]
+    theta = np.arccos(np.clip(v[:, 2] / r, -1.0, 1.0))
+    phi = np.arctan2(v[:, 1], v[:, 0])
+    theta_edges = np.append(np.arange(0.0, np.pi, bin_width), np.pi)
+    phi_edges = np.append(np.arange(-np.pi, np.pi, bin_width), np.pi)
+    hist, _, _ = np.histogram2d(theta, phi, bins=(theta_edges, phi_edges), weights=r**2)
+    return hist / hist.sum() if hist.sum() > 0 else hist, theta_edges, phi_edges
+
+
+def boxcar_prior(density: np.ndarray, width: int) -> np.ndarray:
+    """`density` smoothed by a `width` x `width` boxcar (azimuth periodic, polar angle clipped at the
+    poles), normalised to sum 1."""
+    half = width // 2
+    padded = np.pad(density, ((0, 0), (half, width - 1 - half)), mode="wrap")
+    padded = np.pad(padded, ((half, width - 1 - half), (0, 0)), mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (width, width))
+    smooth = windows.sum(axis=(2, 3))
+    return smooth / smooth.sum()
+
+
+def attr_mean_kld(attr: Any, window: int = 3, percentile: float = 90.0, bin_width: float = 0.1,
+                  prior_width: float = 0.5, basis: Basis = "orthonormal") -> float:
+    """KL divergence (nats) of the angular density of the locally summed attribution vectors
+    (`local_vectors`, `angular_density`) from its boxcar-smoothed self (`prior_width` rad, rounded to
+    whole bins, at least one). NaN when no vector passes the threshold."""
+    density, _, _ = angular_density(local_vectors(attr, window, basis), percentile, bin_width)
+    if density.sum() == 0:
+        return float("nan")
+    return _kl(density, boxcar_prior(density, max(1, round(prior_width / bin_width))))
