@@ -35,25 +35,27 @@ def _data(n: int, seed: int, length: int = 200) -> tuple[torch.Tensor, torch.Ten
     return x, y
 
 
-def _members(arch: str, activation: str, widths: list[int], seeds: list[int]) -> list[torch.nn.Sequential]:
+def _members(arch: str, activation: str, widths: list[int], seeds: list[int],
+             **kwargs) -> list[torch.nn.Sequential]:
     out = []
     for width, seed in zip(widths, seeds):
         torch.manual_seed(seed)
         out.append(build_model(arch, activation=activation, n_filters=width, kernel_size=9, input_length=200,
-                               alphabet=4))
+                               alphabet=4, **kwargs))
     return out
 
 
-@pytest.mark.parametrize("arch, activation, widths", [
-    ("cnn_deep", "exp", [6, 10, 8]),        # different first-layer widths: padded and masked
-    ("cnn_shallow", "relu", [5, 5]),
+@pytest.mark.parametrize("arch, activation, widths, kwargs", [
+    ("cnn_deep", "exp", [6, 10, 8], {}),        # different first-layer widths: padded and masked
+    ("cnn_shallow", "relu", [5, 5], {}),
+    ("cnn_consistency", "exp", [6, 8], {"batchnorm": False, "dropout": 0.4}),  # dropout without BatchNorm
 ])
-def test_members_train_as_they_train_alone(arch, activation, widths, float64):
+def test_members_train_as_they_train_alone(arch, activation, widths, kwargs, float64):
     x, y = _data(260, 0)
     xv, yv = _data(80, 1)
     seeds = [11 + i for i in range(len(widths))]
     configs = [TrainConfig(max_epochs=3, batch_size=50, seed=s, log_every=0, lr_patience=1) for s in seeds]
-    members = _members(arch, activation, widths, seeds)
+    members = _members(arch, activation, widths, seeds, **kwargs)
     alone = [train(copy.deepcopy(m), x, y, xv, yv, c) for m, c in zip(members, configs)]
     together, histories = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs)
     for (model, history), member, hist in zip(alone, together, histories):

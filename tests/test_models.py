@@ -124,3 +124,23 @@ def test_load_rejects_foreign_files(tmp_path):
     torch.save({"weights": 1}, other)
     with pytest.raises(ValueError, match="other.pt.*not a gradcorr model"):
         load_model(other)
+
+
+@pytest.mark.parametrize("batchnorm", [True, False])
+@pytest.mark.parametrize("width", [1, 2])
+def test_consistency_cnn_follows_appendix_b(batchnorm, width):
+    """Conv 24k x 19, 32k x 7, 48k x 5, 64k x 5 (pools of 4 after the last three), dense 96k, output 1;
+    BatchNorm before each of the five hidden activations only when asked; dropout 0.4 after each
+    convolution and 0.5 after the dense layer."""
+    model = build_model("cnn_consistency", activation="exp", batchnorm=batchnorm, dropout=0.4, width=width)
+    convs = [m for m in model if isinstance(m, nn.Conv1d)]
+    assert [(c.out_channels, c.kernel_size[0]) for c in convs] == [(24 * width, 19), (32 * width, 7),
+                                                                     (48 * width, 5), (64 * width, 5)]
+    dense = [m for m in model if isinstance(m, nn.Linear)]
+    assert [(d.in_features, d.out_features) for d in dense] == [(64 * width * 3, 96 * width), (96 * width, 1)]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model) == (5 if batchnorm else 0)
+    assert [m.p for m in model if isinstance(m, nn.Dropout)] == [0.4] * 4 + [0.5]
+    assert [m.kernel_size for m in model if isinstance(m, nn.MaxPool1d)] == [4, 4, 4]
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 200)), 4).float().transpose(1, 2)
+    assert model.eval()(x).shape == (3, 1)
+    assert attribute(model, x, "integrated_gradients", steps=4).shape == (3, 4, 200)

@@ -62,14 +62,16 @@ class EnsembleCNN(nn.Module):
         self.members = len(members)
         self.layers: list[tuple[str, dict]] = []
         self.generators: list[torch.Generator] | None = None  # per-member dropout generators (training)
-        widths = [0] * len(members)  # each member's real width at the current layer (from the last BatchNorm)
+        widths = [0] * len(members)  # each member's real width at the current layer (from the last conv/dense)
         for i, layers in enumerate(zip(*members)):
             first = layers[0]
             name = f"l{i}"
             if isinstance(first, nn.Conv1d):
+                widths = [m.out_channels for m in layers]
                 self._stack(name, layers, ("weight", "bias"))
                 self.layers.append(("conv", {"name": name, "padding": first.padding}))
             elif isinstance(first, nn.Linear):
+                widths = [m.out_features for m in layers]
                 self._stack(name, layers, ("weight", "bias"))
                 self.layers.append(("linear", {"name": name}))
             elif isinstance(first, nn.BatchNorm1d):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-ARCHITECTURES = ("cnn_shallow", "cnn_deep")
+ARCHITECTURES = ("cnn_shallow", "cnn_deep", "cnn_consistency")
 ACTIVATIONS = ("relu", "exp")
 KERAS_BN_EPS = 1e-3
 KERAS_BN_MOMENTUM = 0.01  # PyTorch momentum = 1 - Keras momentum (0.99)
@@ -94,6 +94,37 @@ def cnn_deep(activation: str = "relu", n_filters: int = 24, kernel_size: int = 1
     return _init_keras(model)
 
 
+def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: float = 0.1, width: int = 1,
+                    n_filters: int = 24, kernel_size: int = 19, input_length: int = 200,
+                    alphabet: int = 4) -> nn.Sequential:
+    """The consistency paper's CNN (Majdandzic, Rajesh & Koo, Appendix B): conv 24k x 19 (first-layer
+    activation); conv 32k x 7, pool 4; conv 48k x 5, pool 4; conv 64k x 5, pool 4; dense 96k; dense 1.
+    BatchNorm before every hidden activation when `batchnorm`; dropout `dropout` after each
+    convolution (before pooling in the second block, after it in the third and fourth, as listed
+    there) and 0.5 after the dense layer; k = `width`."""
+    def block(c_in: int, c_out: int, size: int, act: str, pool: int, pool_first: bool) -> list[nn.Module]:
+        layers: list[nn.Module] = [nn.Conv1d(c_in, c_out, size, padding="same")]
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(c_out, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))
+        layers.append(_activation(act))
+        tail: list[nn.Module] = [nn.Dropout(dropout)] + ([nn.MaxPool1d(pool)] if pool > 1 else [])
+        return layers + (tail[::-1] if pool_first else tail)
+
+    length = input_length // 4 // 4 // 4
+    head: list[nn.Module] = [KerasFlatten(), nn.Linear(64 * width * length, 96 * width)]
+    if batchnorm:
+        head.append(nn.BatchNorm1d(96 * width, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))
+    head += [nn.ReLU(), nn.Dropout(0.5), nn.Linear(96 * width, 1)]
+    model = nn.Sequential(
+        *block(alphabet, n_filters * width, kernel_size, activation, 1, False),
+        *block(n_filters * width, 32 * width, 7, "relu", 4, False),
+        *block(32 * width, 48 * width, 5, "relu", 4, True),
+        *block(48 * width, 64 * width, 5, "relu", 4, True),
+        *head,
+    )
+    return _init_keras(model)
+
+
 def _he_normal_(weight: torch.Tensor) -> None:
     """Keras 2 he_normal: truncated normal at 2 sd, sd = sqrt(2 / fan_in)."""
     fan_in = weight[0].numel()
@@ -114,7 +145,7 @@ def _init_keras(model: nn.Sequential) -> nn.Sequential:
 
 def build_model(arch: str, **kwargs: Any) -> nn.Sequential:
     """Build an architecture by name with its keyword arguments (activation, n_filters, ...)."""
-    builders = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep}
+    builders = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep, "cnn_consistency": cnn_consistency}
     if arch not in builders:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
     return builders[arch](**kwargs)
