@@ -234,6 +234,9 @@ class MemberAdam:
 
 def _check_configs(configs: Sequence[TrainConfig]) -> TrainConfig:
     first = configs[0]
+    if any(c.regularizer.name != "none" for c in configs):
+        raise ValueError("the ensemble engine trains with the published loss only; train models with a "
+                         "regularizer one at a time (training.train, or ensemble_engine: sequential)")
     for name in SAME_ACROSS_MEMBERS:
         values = {getattr(c, name) for c in configs}
         if len(values) > 1:

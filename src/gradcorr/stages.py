@@ -91,6 +91,10 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
     configs = [TrainConfig.from_dict({**training, "seed": seed}) for seed in seeds]
     log.info("training %d model(s) (%s) on %d sequences of %s, %s engine: %s", len(members), arch, len(x_train),
              data, engine, ", ".join(f"{m} (seed {s})" for m, s in zip(model_ids, seeds)))
+    if engine == "vectorized" and configs[0].regularizer.name != "none":
+        log.info("regularizer %s: training one model at a time (the engine has the published loss only)",
+                 configs[0].regularizer.name)
+        engine = "sequential"
     if engine == "vectorized" and len(members) > 1:
         trained, histories = train_ensemble(members, x_train, y_train, x_valid, y_valid, configs, dev, model_ids,
                                             group)

@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from gradcorr.models import l2_penalty
+from gradcorr.regularizers import RegularizerConfig, SpectralNorm, batch_loss
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,16 @@ class TrainConfig:
     l2: float = 1e-6
     seed: int = 0
     log_every: int = 50
+    regularizer: RegularizerConfig = RegularizerConfig()
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         """Build from a config mapping, ignoring keys that are not hyper-parameters."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        kwargs = {k: v for k, v in values.items() if k in names}
+        if isinstance(kwargs.get("regularizer"), dict):
+            kwargs["regularizer"] = RegularizerConfig(**kwargs["regularizer"])
+        return cls(**kwargs)
 
 
 class KerasSchedule:
@@ -113,6 +118,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     device = torch.device(device)
     torch.manual_seed(config.seed)
     order_rng = torch.Generator().manual_seed(config.seed)
+    regularizer_rng = torch.Generator().manual_seed(config.seed + 1)  # mixing, noise, power iteration
+    spectral = SpectralNorm()
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -130,7 +137,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
         total, seen, diverged = 0.0, 0, None
         for b, idx in enumerate(torch.split(order, config.batch_size), start=1):
             xb, yb = x_train[idx].to(device), y_train[idx].to(device)
-            loss = loss_fn(model(xb), yb)
+            loss = batch_loss(model, xb, yb, loss_fn, config.regularizer, epoch, regularizer_rng, spectral)
             if config.l2:
                 loss = loss + config.l2 * l2_penalty(model)
             value = loss.item()
