@@ -177,6 +177,7 @@ def test_ensembles_figures_and_tables(invivo_run):
     assert sorted(table["tf"].unique()) == tfs and len(table) == 2 * len(tfs)
     assert sorted(table["n_filters"].unique()) == [4, 6]
     assert table["test_auroc"].between(0, 1).all()
+    assert (table[["kld_kmer", "kld_attr_mean"]] > 0).all().all()  # consistency of every member, finite
     fig3e = pd.read_csv(inv / "tables" / "fig3e_cnn_shallow_exp.tsv", sep="\t")
     assert sorted(fig3e["tf"].unique()) == tfs and len(fig3e) == 36 * len(tfs)
     filled = fig3e[fig3e["n_positions"] > 0]

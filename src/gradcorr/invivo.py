@@ -21,6 +21,7 @@ import torch
 from gradcorr import angles, ensemble, invivo_plots, plots
 from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
+from gradcorr.consistency import attr_mean_kld, kmer_counts, kmer_kld
 from gradcorr.correction import simplex_angle
 from gradcorr.download import paired_assembly, read_encode_metadata
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
@@ -84,9 +85,11 @@ def train_invivo_models(data: str | Path, outputs: list[tuple[str | Path, str | 
 def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs: list[dict[str, str | Path]], *,
                            tf: str, output: str, batch_size: int, engine: str = "vectorized", device: str = "auto",
                            threads: int = 1) -> None:
-    """Test AUROC/AUPR of each member, and its raw saliency on every positive test sequence: `outs[i]` gets
-    member i's "saliency" (HDF5) and "metrics" (TSV). The "vectorized" engine runs all members in one
-    batched pass; "sequential" one at a time; the numbers are the same."""
+    """Test AUROC/AUPR of each member, its raw saliency on every positive test sequence, and the consistency
+    of those maps (k-mer KLD against the k-mers of the whole test set, and attribution-vector KLD; higher
+    is more interpretable): `outs[i]` gets member i's "saliency" (HDF5) and "metrics" (TSV). The
+    "vectorized" engine runs all members in one batched pass; "sequential" one at a time; the numbers
+    are the same."""
     torch.set_num_threads(threads)
     dev = pick_device(device)
     loaded = [load_model(p, dev) for p in model_paths]
@@ -97,6 +100,7 @@ def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs
     scratch = Path(outs[0]["saliency"]).with_suffix(".members.tmp.h5")
     per_model = model_maps([m for m, _ in loaded], x, index, "saliency", engine, scratch, output=output,
                            batch_size=batch_size)
+    prior = kmer_counts(x)
     for (p, raw), (_, saved), out in zip(per_model, loaded, outs):
         scores = classification_scores(y, p)
         meta = saved["meta"]
@@ -104,13 +108,15 @@ def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs
                "activation": saved["model_kwargs"]["activation"], "member": meta["member"],
                "n_filters": saved["model_kwargs"]["n_filters"], "epochs": len(saved["history"]),
                "test_auroc": scores["auroc"], "test_aupr": scores["aupr"], "n_test": len(y),
-               "n_positive": len(index)}
+               "n_positive": len(index), "kld_kmer": kmer_kld(raw, x[index], prior=prior),
+               "kld_attr_mean": attr_mean_kld(raw)}
         write_arrays(out["saliency"], {"index": index, "x": x[index].astype(np.float32),
                                        "saliency": np.asarray(raw, dtype=np.float32)},
                      {"tf": tf, "model": meta["model_id"], "method": "saliency", "output": output})
         write_tsv(pd.DataFrame([row]), out["metrics"])
-        log.info("%s %s: test AUROC %.4f AUPR %.4f; saliency of %d positive sequences",
-                 tf, meta["model_id"], scores["auroc"], scores["aupr"], len(index))
+        log.info("%s %s: test AUROC %.4f AUPR %.4f; saliency of %d positive sequences; KLD k-mer %.3f, "
+                 "attr-mean %.3f", tf, meta["model_id"], scores["auroc"], scores["aupr"], len(index),
+                 row["kld_kmer"], row["kld_attr_mean"])
 
 
 def _read_map(path: str | Path) -> dict[str, Any]:
@@ -228,7 +234,7 @@ def _synthetic_means(summary: str | Path | None, model_type: str, columns: pd.In
 
 
 def classification_table(metrics: list[str | Path], out: str | Path) -> None:
-    """Test AUROC/AUPR of every member of every TF's ensembles, in one table."""
+    """Test AUROC/AUPR and consistency KLDs of every member of every TF's ensembles, in one table."""
     frame = pd.concat([read_tsv(t) for t in metrics], ignore_index=True)
     write_tsv(frame.sort_values(["tf", "arch", "activation", "member"], kind="stable"), out)
     summary = frame.groupby(["tf", "arch", "activation"])["test_auroc"].agg(["mean", "min", "max"])
