@@ -201,6 +201,16 @@ JOB_MEMBERS = INVIVO_MEMBERS if VECTORIZED else ["{member}"]
 MEMBER_JOB = "{arch}_{activation}" if VECTORIZED else "{arch}_{activation}_{member}"
 
 
+def trial_ids(wildcards):
+    """The trials the job of `wildcards` handles (its own, or all of its model type)."""
+    return list(JOB_TRIALS) if VECTORIZED else [int(wildcards.trial)]
+
+
+def member_ids(wildcards):
+    """The ensemble members the job of `wildcards` handles."""
+    return list(JOB_MEMBERS) if VECTORIZED else [int(wildcards.member)]
+
+
 def job_trials(pattern):
     """`pattern` (fields arch, activation, trial, ...) for the trials one job handles."""
     return expand(pattern, trial=JOB_TRIALS, allow_missing=True)

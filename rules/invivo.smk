@@ -45,7 +45,7 @@ rule train_invivo_models:
     benchmark:
         f"benchmarks/out/invivo_train/{{tf}}/{MEMBER_JOB}.tsv"
     params:
-        members=lambda wildcards: [int(wildcards.member)] if "member" in wildcards.keys() else list(INVIVO_MEMBERS),
+        members=member_ids,
         invivo=IV,
         kernel_size=config["models"]["kernel_size"],
         training=config["training"],

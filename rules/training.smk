@@ -13,9 +13,7 @@ rule train_models:
     benchmark:
         f"benchmarks/out/train/{TRIAL_JOB}.tsv"
     params:
-        trials=lambda wildcards: (
-            [int(wildcards.trial)] if "trial" in wildcards.keys() else list(range(config["models"]["trials"]))
-        ),
+        trials=trial_ids,
         models=config["models"],
         training=config["training"],
         engine=config["ensemble_engine"],

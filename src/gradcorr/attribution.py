@@ -515,7 +515,11 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
     block = STREAM_BLOCK if block is None else block
     _check_int("block", block, 1)
     if not isinstance(model, nn.Module):
-        model = _stack_members(model, members)
+        from gradcorr.ensemble_engine import inference_ensemble  # the engine imports training; keep this light
+
+        if members is not None and members != len(model):
+            raise ValueError(f"members={members} but {len(model)} models were given")
+        model = inference_ensemble(list(model))
         members = model.members
     elif isinstance(model, nn.Sequential):
         model = fold_batchnorm(model)
@@ -528,19 +532,6 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
         for i0, i1, maps in iter_plan(score, x_t, plan, seed, batch_size, device, members, layer, block):
             maps = maps.to(x_t.device)
             yield i0, i1, maps if isinstance(x, torch.Tensor) else maps.numpy()
-
-
-def _stack_members(models: Sequence[nn.Sequential], members: int | None) -> nn.Module:
-    """The members as one `EnsembleCNN` for inference (BatchNorm folded), on the first member's device."""
-    from gradcorr.ensemble_engine import EnsembleCNN  # the engine imports training; keep this module light
-
-    models = list(models)
-    if members is not None and members != len(models):
-        raise ValueError(f"members={members} but {len(models)} models were given")
-    if not models:
-        raise ValueError("an ensemble needs at least one member")
-    device = next(models[0].parameters()).device
-    return EnsembleCNN([fold_batchnorm(m) for m in models]).to(device).eval()
 
 
 def _check_ensemble(model: nn.Module, members: int, x: torch.Tensor, device: torch.device) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gradcorr.angles import _f64
 from gradcorr.correction import correct
 from gradcorr.metrics import attribution_snr
 
@@ -27,15 +28,9 @@ __all__ = ["attr_mean_kld", "attribution_snr", "kmer_counts", "kmer_kld", "attri
 Basis = Literal["orthonormal", "published"]
 
 
-def _np64(a: Any) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
-
-
 def _letters(x: Any) -> np.ndarray:
     """Letter indices (N, L) of one-hot sequences (N, A, L); ValueError unless each position has one letter."""
-    x = _np64(x)
+    x = _f64(x)
     if x.ndim != 3:
         raise ValueError(f"sequences must have shape (N, A, L); got {x.shape}")
     if not np.all((x == 0) | (x == 1)) or not np.all(x.sum(axis=1) == 1):
@@ -64,7 +59,7 @@ def attributed_segments(attr: Any, percentile: float = 90.0, buffer: int = 2) ->
         raise ValueError(f"percentile must be in [0, 100]; got {percentile}")
     if buffer < 0:
         raise ValueError(f"buffer must be >= 0; got {buffer}")
-    norm = np.linalg.norm(correct(_np64(attr)), axis=1)
+    norm = np.linalg.norm(correct(_f64(attr)), axis=1)
     kept = norm > np.percentile(norm, percentile, axis=1, keepdims=True)
     covered = kept.copy()
     for shift in range(1, buffer + 1):  # position p is covered when p - shift is kept
@@ -81,9 +76,13 @@ def kmer_codes(letters: np.ndarray, k: int) -> np.ndarray:
 def kmer_counts(x: Any, k: int = 6, mask: np.ndarray | None = None) -> np.ndarray:
     """Counts (4**k,) of the overlapping k-mers of one-hot sequences x (N, A, L), indexed by base-4 code
     in the order A, C, G, T. With `mask` (N, L), only k-mers lying wholly inside one run of True."""
+    return _counts(_letters(x), k, mask)
+
+
+def _counts(letters: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
+    """`kmer_counts` of letter indices (N, L)."""
     if k < 1:
         raise ValueError(f"k must be >= 1; got {k}")
-    letters = _letters(x)
     n, length = letters.shape
     if k > length:
         return np.zeros(4**k, dtype=np.int64)
@@ -107,13 +106,14 @@ def kmer_kld(attr: Any, x: Any, k: int = 6, percentile: float = 90.0, buffer: in
     (N, A, L) over sequences x (N, A, L) from `prior`: by default the k-mer frequencies of all of x
     (the test set). Segments (see `attributed_segments`) shorter than k hold no k-mer. NaN when no
     segment holds one."""
-    attr = _np64(attr)
+    attr = _f64(attr)
     if attr.shape != np.shape(x):
         raise ValueError(f"attr {attr.shape} and x {np.shape(x)} must have the same shape (N, A, L)")
-    counts = kmer_counts(x, k, attributed_segments(attr, percentile, buffer))
+    letters = _letters(x)
+    counts = _counts(letters, k, attributed_segments(attr, percentile, buffer))
     if counts.sum() == 0:
         return float("nan")
-    q = kmer_counts(x, k) if prior is None else np.asarray(prior, dtype=np.float64)
+    q = _counts(letters, k, None) if prior is None else np.asarray(prior, dtype=np.float64)
     if q.shape != (4**k,):
         raise ValueError(f"prior must have 4**k = {4**k} entries; got {q.shape}")
     return _kl(counts / counts.sum(), q / q.sum())
@@ -146,7 +146,7 @@ def local_vectors(attr: Any, window: int = 3, basis: Basis = "orthonormal") -> n
     gradient-corrected, divided per sequence by the sum over positions of its per-position L2 norms,
     summed over `window` consecutive positions (windows inside the sequence; the published code wraps
     around the end with np.roll), and taken to the zero-sum plane's coordinates (`zero_sum_basis`)."""
-    attr = correct(_np64(attr))
+    attr = correct(_f64(attr))
     if attr.ndim != 3 or attr.shape[1] != 4:
         raise ValueError(f"maps must have shape (N, 4, L); got {attr.shape}")
     if not 1 <= window <= attr.shape[2]:

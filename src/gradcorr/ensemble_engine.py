@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradcorr.models import Exp, KerasFlatten
+from gradcorr.models import Exp, KerasFlatten, fold_batchnorm
 from gradcorr.training import KerasSchedule, NonFiniteLossError, TrainConfig, _auroc
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,15 @@ class EnsembleCNN(nn.Module):
                 stacked = getattr(self, f"{name}_{key}")[k]
                 state[f"{i}.{key}"] = stacked[tuple(slice(0, n) for n in value.shape)].detach().clone().cpu()
         return state
+
+
+def inference_ensemble(models: Sequence[nn.Sequential]) -> EnsembleCNN:
+    """The models as one `EnsembleCNN` for prediction and attribution (BatchNorm folded, eval mode), on the
+    first model's device."""
+    if not models:
+        raise ValueError("an ensemble needs at least one member")
+    device = next(models[0].parameters()).device
+    return EnsembleCNN([fold_batchnorm(m) for m in models]).to(device).eval()
 
 
 def replicate(x: torch.Tensor, members: int) -> torch.Tensor:

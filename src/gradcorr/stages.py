@@ -22,7 +22,7 @@ from gradcorr import angle_plots, angles, attribution, plots
 from gradcorr.attribution import OPTIONS, attribute, iter_attribute_members
 from gradcorr.checkpoint import load_model, save_model
 from gradcorr.correction import correct, simplex_angle
-from gradcorr.ensemble_engine import EnsembleCNN, predict_members, train_ensemble
+from gradcorr.ensemble_engine import inference_ensemble, predict_members, train_ensemble
 from gradcorr.evaluate import positive_indices, score_maps
 from gradcorr.io import read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.models import build_model
@@ -165,14 +165,14 @@ def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, meth
         for model in models:
             yield predict(model, x_all).numpy(), attribute(model, x[idx], method, **kwargs)
         return
-    device = next(models[0].parameters()).device
-    probs = predict_members(EnsembleCNN(models).to(device), x_all).numpy()
+    ensemble = inference_ensemble(models)
+    probs = predict_members(ensemble, x_all).numpy()
     n, shape = len(idx), x.shape[1:]
     try:
         with h5py.File(scratch, "w") as f:
             maps = f.create_dataset("maps", (n, len(models), *shape), dtype="float32",
                                     chunks=(max(1, min(n, attribution.STREAM_BLOCK)), 1, *shape))
-            for i0, i1, block in iter_attribute_members(models, x[idx], method, **kwargs):
+            for i0, i1, block in iter_attribute_members(ensemble, x[idx], method, members=len(models), **kwargs):
                 maps[i0:i1] = block
                 log.info("attributed %d of %d sequences with %d models (%s)", i1, n, len(models), method)
         with h5py.File(scratch, "r") as f:
