@@ -1,10 +1,13 @@
 # Configuration checks, names of the units of work, and paths shared by every rule.
 
 import csv
+import itertools
 import math
 import os
 import re
 import sys
+
+import yaml
 
 from snakemake.utils import validate
 
@@ -13,6 +16,8 @@ from gradcorr.download import paired_assembly  # stdlib only: no torch in the DA
 
 
 validate(config, schema="../config/schema.yaml", set_default=True)
+with open(f"{workflow.basedir}/config/schema.yaml") as handle:
+    SCHEMA = yaml.safe_load(handle)
 
 
 def check_config(cfg):
@@ -29,6 +34,13 @@ def check_config(cfg):
         raise ValueError(f"config invivo.split: fractions must sum to 1, not {sum(iv['split'])}")
     if "invivo" in cfg["studies"] and not iv["tfs"]:
         raise ValueError("config invivo.tfs: the invivo study needs at least one TF")
+    con = cfg["consistency"]
+    training = SCHEMA["properties"]["training"]["properties"]
+    for key, allowed in (("training", set(training) - {"regularizer"}),
+                         ("regularizer", set(training["regularizer"]["properties"]) - {"name"})):
+        unknown = sorted(set(con[key]) - allowed)
+        if unknown:
+            raise ValueError(f"config consistency.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
 def resource(path):
@@ -76,7 +88,7 @@ wildcard_constraints:
     trial=r"\d+",
     member=r"\d+",
     accession=r"ENC[A-Z]{2}\d{3}[A-Z]{3}",
-    method="|".join(METHODS),
+    method="saliency|integrated_gradients|smoothgrad|expected_gradients",
 
 
 def trial_files(pattern):
@@ -99,7 +111,7 @@ def all_outputs():
     )
     logos = expand(f"{SYN}/figures/logos/{{model}}.{{method}}.png", model=MODELS, method=LOGO_METHODS)
     synthetic = [*per_method, *logos, f"{SYN}/tables/angle_summary.tsv"] if "synthetic" in STUDIES else []
-    return [*synthetic, *invivo_outputs()]
+    return [*synthetic, *invivo_outputs(), *consistency_outputs()]
 
 
 # In vivo (ChIP-seq) study: where each TF's dataset comes from, the ensembles, the download paths.
@@ -219,3 +231,74 @@ def job_trials(pattern):
 def job_members(pattern):
     """`pattern` (fields tf, arch, activation, member) for the ensemble members one job handles."""
     return expand(pattern, member=JOB_MEMBERS, allow_missing=True)
+
+
+# Consistency study (consistency paper): its grid of combinations (regularizer, BatchNorm, activation,
+# dropout), named like mixup_bn_exp_d0.1; each model is a combination and a trial.
+CON = "results/consistency"
+CS = config["consistency"]
+
+
+def consistency_grid():
+    """Name -> settings of each combination of the grid, less those matching an entry of `exclude`."""
+    grid = {}
+    for reg, bn, act, drop in itertools.product(CS["regularizers"], CS["batchnorm"], CS["activations"], CS["dropout"]):
+        combo = {"regularizer": reg, "batchnorm": bn, "activation": act, "dropout": drop}
+        if not any(all(combo[k] == v for k, v in ex.items()) for ex in CS["exclude"]):
+            grid[f"{reg}_{'bn' if bn else 'nobn'}_{act}_d{drop:g}"] = combo
+    return grid
+
+
+CON_GRID = consistency_grid() if "consistency" in STUDIES else {}
+if "consistency" in STUDIES and not CON_GRID:
+    raise ValueError("config consistency.exclude: excludes every combination of the grid")
+CON_METHODS = CS["methods"]
+CON_TRAINING = {**config["training"], **CS["training"]}  # the training section, updated by the study's
+CON_MODELS = [f"{combo}_{trial}" for combo in CON_GRID for trial in range(CS["trials"])]
+# the ensemble engine trains a combination's trials together only without a regularizer
+CON_ENGINE_COMBOS = [c for c, s in CON_GRID.items() if VECTORIZED and s["regularizer"] == "none"]
+CON_SINGLE_COMBOS = [c for c in CON_GRID if c not in CON_ENGINE_COMBOS]
+CON_ATTR_JOB = "{combo}" if VECTORIZED else "{combo}_{trial}"
+
+
+def con_job_trials(pattern):
+    """`pattern` (fields combo, trial, ...) for all trials of a combination."""
+    return expand(pattern, trial=range(CS["trials"]), allow_missing=True)
+
+
+def con_attr_trials(pattern):
+    """`pattern` for the trials one attribution job handles (all of a combination, or one)."""
+    return con_job_trials(pattern) if VECTORIZED else [pattern]
+
+
+def con_trial_ids(wildcards):
+    """The trials the consistency job of `wildcards` handles."""
+    return [int(wildcards.trial)] if "trial" in wildcards.keys() else list(range(CS["trials"]))
+
+
+def con_combo(wildcards):
+    return CON_GRID[wildcards.combo]
+
+
+def consistency_figure_outputs():
+    """Figs. 2, 6 (and 5 when there is more than one method): PNG (in the report), PDF and TSV."""
+    outputs = {}
+    for fig in ["fig2", "fig5", "fig6"] if len(CON_METHODS) > 1 else ["fig2", "fig6"]:
+        outputs[fig] = report(f"{CON}/figures/{fig}.png", caption=f"../report/consistency_{fig}.rst",
+                              category="Consistency", subcategory="Figures")
+        outputs[f"{fig}_pdf"] = f"{CON}/figures/{fig}.pdf"
+        outputs[f"{fig}_tsv"] = f"{CON}/tables/{fig}.tsv"
+    return outputs
+
+
+def consistency_outputs():
+    """Table 1, the correlations and the figures of the consistency study."""
+    if not CON_GRID:
+        return []
+    tables = expand([f"{CON}/tables/table1_{{method}}.tsv", f"{CON}/tables/correlations_{{method}}.tsv"],
+                    method=CON_METHODS)
+    return [*tables, *[str(f) for f in consistency_figure_outputs().values()]]
+
+
+wildcard_constraints:
+    combo=one_of(list(CON_GRID)),

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from gradcorr.checkpoint import load_model
+from gradcorr.consistency import attr_mean_kld, attribution_snr, kmer_counts, kmer_kld
+from gradcorr.synthetic import read_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / "config" / "test.yaml"
@@ -37,6 +39,12 @@ def test_lint_is_clean(tmp_path):
     ("invivo:\n  split: [0.5, 0.1, 0.2]\n", "invivo.split"),
     ("invivo:\n  center: peak\n", "center"),
     ("studies: [invivo]\ninvivo:\n  tfs: [NOSUCHTF]\n", "NOSUCHTF"),
+    ("consistency:\n  training: {max_epoch: 3}\n", "consistency.training"),
+    ("consistency:\n  training: {regularizer: {name: noise}}\n", "consistency.training"),
+    ("consistency:\n  regularizer: {noise: 0.1}\n", "consistency.regularizer"),
+    ("consistency:\n  regularizers: [dropout]\n", "regularizers"),
+    ("studies: [consistency]\nconsistency:\n  exclude: [{activation: exp}, {activation: relu}]\n",
+     "consistency.exclude"),
 ])
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, override, key):
     (tmp_path / "bad.yaml").write_text(override)
@@ -72,6 +80,13 @@ def test_workflow_outputs_exist_and_parse(workflow_run):
     with h5py.File(syn / "attributions" / "cnn_deep_exp_0.saliency.h5") as f:
         assert f["saliency"].shape == f["x"].shape == f["ground_truth"].shape == (40, 4, 200)
         assert (f["x"][:].sum(axis=1) == 1).all()
+        raw, x, truth = f["saliency"][()], f["x"][()], f["ground_truth"][()]
+    # the consistency scores of every synthetic model, recomputed from its saved map (prior: whole test set)
+    x_test, _, _ = read_dataset(syn / "data" / "billboard.h5", "test")
+    row = table[table["model"] == "cnn_deep_exp_0"].iloc[0]
+    assert row["kld_kmer"] == pytest.approx(kmer_kld(raw, x, prior=kmer_counts(x_test, 6)), rel=1e-5)
+    assert row["kld_attr_mean"] == pytest.approx(attr_mean_kld(raw), rel=1e-5)
+    assert row["snr"] == pytest.approx(attribution_snr(raw, x, truth).mean(), rel=1e-5, abs=1e-6)
     for method in METHODS:
         scores = pd.read_csv(syn / "tables" / f"interpretability_{method}.tsv", sep="\t")
         assert len(scores) == 4 and scores["cosine_corrected"].notna().all(), method

@@ -22,7 +22,8 @@ from gradcorr.angles import _f64
 from gradcorr.correction import correct
 from gradcorr.metrics import attribution_snr
 
-__all__ = ["attr_mean_kld", "attribution_snr", "kmer_counts", "kmer_kld", "attributed_segments", "zero_sum_basis",
+__all__ = ["attr_mean_kld", "attributed_kmer_counts", "attribution_snr", "consistency_klds", "kmer_counts", "kmer_kld",
+           "attributed_segments", "zero_sum_basis",
            "angular_density"]
 
 Basis = Literal["orthonormal", "published"]
@@ -100,17 +101,27 @@ def _counts(letters: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
     return np.bincount(codes[starts[:, : length - k + 1]], minlength=4**k)
 
 
+def attributed_kmer_counts(attr: Any, x: Any, k: int = 6, percentile: float = 90.0, buffer: int = 2) -> np.ndarray:
+    """Counts (4**k,) of the k-mers of x (N, A, L) lying wholly inside the attributed segments of the
+    maps `attr` (N, A, L) (see `attributed_segments`): the distribution `kmer_kld` scores."""
+    return _attributed_counts(attr, _letters(x), k, percentile, buffer)
+
+
+def _attributed_counts(attr: Any, letters: np.ndarray, k: int, percentile: float, buffer: int) -> np.ndarray:
+    attr = _f64(attr)
+    if attr.ndim != 3 or (attr.shape[0], attr.shape[2]) != letters.shape:
+        raise ValueError(f"attr {attr.shape} and x (N, L = {letters.shape}) must have the same shape (N, A, L)")
+    return _counts(letters, k, attributed_segments(attr, percentile, buffer))
+
+
 def kmer_kld(attr: Any, x: Any, k: int = 6, percentile: float = 90.0, buffer: int = 2,
              prior: np.ndarray | None = None) -> float:
     """KL divergence (nats) of the k-mer frequencies in the attributed segments of the maps `attr`
     (N, A, L) over sequences x (N, A, L) from `prior`: by default the k-mer frequencies of all of x
     (the test set). Segments (see `attributed_segments`) shorter than k hold no k-mer. NaN when no
     segment holds one."""
-    attr = _f64(attr)
-    if attr.shape != np.shape(x):
-        raise ValueError(f"attr {attr.shape} and x {np.shape(x)} must have the same shape (N, A, L)")
     letters = _letters(x)
-    counts = _counts(letters, k, attributed_segments(attr, percentile, buffer))
+    counts = _attributed_counts(attr, letters, k, percentile, buffer)
     if counts.sum() == 0:
         return float("nan")
     q = _counts(letters, k, None) if prior is None else np.asarray(prior, dtype=np.float64)
@@ -195,3 +206,9 @@ def attr_mean_kld(attr: Any, window: int = 3, percentile: float = 90.0, bin_widt
     if density.sum() == 0:
         return float("nan")
     return _kl(density, boxcar_prior(density, max(1, round(prior_width / bin_width))))
+
+
+def consistency_klds(attr: Any, x: Any, prior: np.ndarray | None = None) -> dict[str, float]:
+    """Both KLDs of maps `attr` of sequences x at the paper's settings: {"kld_kmer", "kld_attr_mean"};
+    `prior` as in `kmer_kld` (pass the k-mer counts of the whole test set when x is a subset)."""
+    return {"kld_kmer": kmer_kld(attr, x, prior=prior), "kld_attr_mean": attr_mean_kld(attr)}

@@ -21,7 +21,7 @@ import torch
 from gradcorr import angles, ensemble, invivo_plots, plots
 from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
-from gradcorr.consistency import attr_mean_kld, kmer_counts, kmer_kld
+from gradcorr.consistency import consistency_klds, kmer_counts
 from gradcorr.correction import simplex_angle
 from gradcorr.download import paired_assembly, read_encode_metadata
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
@@ -108,8 +108,7 @@ def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs
                "activation": saved["model_kwargs"]["activation"], "member": meta["member"],
                "n_filters": saved["model_kwargs"]["n_filters"], "epochs": len(saved["history"]),
                "test_auroc": scores["auroc"], "test_aupr": scores["aupr"], "n_test": len(y),
-               "n_positive": len(index), "kld_kmer": kmer_kld(raw, x[index], prior=prior),
-               "kld_attr_mean": attr_mean_kld(raw)}
+               "n_positive": len(index), **consistency_klds(raw, x[index], prior)}
         write_arrays(out["saliency"], {"index": index, "x": x[index].astype(np.float32),
                                        "saliency": np.asarray(raw, dtype=np.float32)},
                      {"tf": tf, "model": meta["model_id"], "method": "saliency", "output": output})

@@ -218,3 +218,13 @@ def attribution_snr(
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = signal / noise
     return np.where(np.isfinite(snr), snr, 0.0)
+
+
+def pearson(table: Any, a: str, b: str) -> float:
+    """Pearson r of columns `a` and `b` of a DataFrame over rows where both are finite; NaN with fewer
+    than 3 such rows or a constant column."""
+    x, y = np.asarray(table[a], dtype=float), np.asarray(table[b], dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or x[ok].std() == 0 or y[ok].std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])

@@ -21,6 +21,7 @@ from torch import nn
 from gradcorr import angle_plots, angles, attribution, plots
 from gradcorr.attribution import OPTIONS, attribute, iter_attribute_members
 from gradcorr.checkpoint import load_model, save_model
+from gradcorr.consistency import attribution_snr, consistency_klds, kmer_counts
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.ensemble_engine import inference_ensemble, predict_members, train_ensemble
 from gradcorr.evaluate import positive_indices, score_maps
@@ -125,15 +126,16 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
                               *, method: str, evaluation: dict[str, Any], options: dict[str, Any],
                               thresholds: list[float], seed: int, engine: str = "vectorized", device: str = "auto",
                               threads: int = 1) -> None:
-    """Attribute the first positive test sequences with each model of one model type; score the maps and
-    summarise their angles.
+    """Attribute the first positive test sequences with each model of one model type; score the maps
+    (against the ground truth, and by the consistency KLDs) and summarise their angles.
 
     Writes, for model i, `outs[i]["attributions"]` (raw maps, inputs, ground truth), `outs[i]["metrics"]`
-    (one row: classification and interpretability before and after correction) and `outs[i]["angles"]`
-    (its angle summary). `options` are the method's settings (config `attribution.<method>`); its
-    random draws (references, noise) are seeded from `seed`, the model type and the method, so every
-    model of a type sees the same draws. The "vectorized" engine attributes all models in one batched
-    pass (`attribution.attribute_members`); "sequential" one model at a time; the maps are the same.
+    (one row: classification, interpretability before and after correction, attribution SNR and the
+    consistency KLDs) and `outs[i]["angles"]` (its angle summary). `options` are the method's settings
+    (config `attribution.<method>`); its random draws (references, noise) are seeded from `seed`, the
+    model type and the method, so every model of a type sees the same draws. The "vectorized" engine
+    attributes all models in one batched pass (`attribution.attribute_members`); "sequential" one
+    model at a time; the maps are the same.
     """
     torch.set_num_threads(threads)
     dev = pick_device(device)
@@ -146,9 +148,12 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     kwargs = {"output": evaluation["output"], "batch_size": evaluation["batch_size"], **options}
     models = [m for m, _ in loaded]
     scratch = Path(outs[0]["attributions"]).with_suffix(".members.tmp.h5")
+    prior = kmer_counts(x)
     for (p, raw), (_, saved), out in zip(model_maps(models, x, idx, method, engine, scratch, **kwargs), loaded, outs):
         row, arrays = score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method,
                                  threshold=evaluation["info_threshold"], negatives=evaluation["negatives"])
+        row.update(snr=float(attribution_snr(raw, x[idx], ground_truth[idx]).mean()),
+                   **consistency_klds(raw, x[idx], prior))
         _write_evaluation(out, saved, row, arrays, method=method, evaluation=evaluation, thresholds=thresholds)
 
 
