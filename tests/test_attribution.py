@@ -168,7 +168,7 @@ def test_results_do_not_depend_on_batch_size(deep32, monkeypatch, method, option
     x = one_hot(5, seed=6, dtype=np.float32)
     small = attribute(deep32, x, method, batch_size=7, **options)
     large = attribute(deep32, x, method, batch_size=10_000, **options)
-    np.testing.assert_allclose(small, large, rtol=1e-5, atol=1e-6 * np.abs(large).max())
+    np.testing.assert_allclose(small, large, rtol=1e-5, atol=1e-5 * np.abs(large).max())  # float32 sums
     assert np.abs(large).max() > 0
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from gradcorr.consistency import attr_mean_kld, attribution_snr, kmer_counts, kmer_kld
 from gradcorr.consistency_study import (
-    _paper_table,
+    read_paper_table,
     consistency_scores,
     consistency_table,
     correlations,
@@ -127,7 +127,7 @@ def test_highlighted_models_are_the_extremes_of_snr_among_passing():
 
 
 def test_shipped_paper_table_matches_the_paper():
-    table = _paper_table(ROOT / "resources" / "consistency_table1.tsv")
+    table = read_paper_table(ROOT / "resources" / "consistency_table1.tsv")
     # 26 rows of 15 trials (390 models); the text says 327 pass the filter, the table sums to 317
     assert len(table) == 26 and table["paper_trials"].sum() == 317
     if not PAPER.is_file():
@@ -148,4 +148,4 @@ def test_paper_table_missing_column_is_named(tmp_path):
     bad = tmp_path / "t.tsv"
     bad.write_text("regularizer\tbatchnorm\tactivation\ttrials\n")
     with pytest.raises(ValueError, match="t.tsv: missing column"):
-        _paper_table(bad)
+        read_paper_table(bad)

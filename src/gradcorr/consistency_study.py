@@ -137,7 +137,7 @@ def evaluate_consistency_models(data: str | Path, model_paths: list[str | Path],
         write_tsv(sweep.assign(model=meta["model_id"], method=method), out["sensitivity"])
 
 
-def _paper_table(path: str | Path) -> pd.DataFrame:
+def read_paper_table(path: str | Path) -> pd.DataFrame:
     """The paper's Table 1 (resources/consistency_table1.tsv), columns prefixed paper_."""
     paper = pd.read_csv(path, sep="\t", comment="#")
     missing = {"regularizer", "batchnorm", "activation", "trials", *TABLE_COLUMNS.values()} - set(paper.columns)
@@ -185,7 +185,7 @@ def consistency_tables(metrics: list[str | Path], out: dict[str, str | Path], *,
     models["passed"] = models["test_auroc"] >= auroc_min
     log.info("%s: %d of %d models pass test AUROC >= %g", method, models["passed"].sum(), len(models), auroc_min)
     write_tsv(models, out["models"])
-    paper = _paper_table(paper_table) if method == "saliency" else None
+    paper = read_paper_table(paper_table) if method == "saliency" else None
     write_tsv(consistency_table(models, paper), out["table"])
     write_tsv(correlations(models, method), out["correlations"])
 
