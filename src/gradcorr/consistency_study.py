@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -23,11 +22,11 @@ from gradcorr.attribution import OPTIONS
 from gradcorr.checkpoint import load_model
 from gradcorr.consistency import attr_mean_kld, attribution_snr, kmer_counts, kmer_kld
 from gradcorr.correction import correct
-from gradcorr.evaluate import positive_indices
+from gradcorr.evaluate import attribution_arrays, positive_indices
 from gradcorr.io import read_tsv, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores, pearson
 from gradcorr.runtime import derive_seed, pick_device
-from gradcorr.stages import model_maps, train_members
+from gradcorr.stages import h5_attr, model_maps, train_members
 from gradcorr.synthetic import read_dataset
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def consistency_scores(raw: np.ndarray, x: np.ndarray, ground_truth: np.ndarray,
     configured basis (`kld_attr_mean`) and the authors' (`kld_attr_mean_published`).
     """
     km, am = settings["kmer"], settings["attr_mean"]
-    corrected = correct(raw)  # both KLDs correct the map themselves; correct once here for speed
+    corrected = correct(raw)  # for snr_corrected; the KLDs take either map (they correct it themselves)
 
     def kmer(**over: Any) -> float:
         opts = {**km, **over}
@@ -129,9 +128,7 @@ def evaluate_consistency_models(data: str | Path, model_paths: list[str | Path],
         log.info("%s %s: test AUROC %.4f, SNR %.3f, KLD k-mer %.3f, k-attr-mean %.3f (published basis %.3f)",
                  meta["model_id"], method, row["test_auroc"], row["snr"], row["kld_kmer"], row["kld_attr_mean"],
                  row["kld_attr_mean_published"])
-        write_arrays(out["attributions"], {"index": idx, "x": x[idx].astype(np.float32),
-                                           "ground_truth": ground_truth[idx].astype(np.float32),
-                                           method: np.asarray(raw, dtype=np.float32)},
+        write_arrays(out["attributions"], attribution_arrays(idx, x[idx], ground_truth[idx], method, raw),
                      {"model": meta["model_id"], "method": method, "output": evaluation["output"]})
         write_tsv(pd.DataFrame([row]), out["metrics"])
         write_tsv(sweep.assign(model=meta["model_id"], method=method), out["sensitivity"])
@@ -209,10 +206,7 @@ def consistency_figures(tables: dict[str, str | Path], attributions: list[str | 
     for frame in models.values():
         frame["passed"] = frame["passed"].astype(bool)
     best, worst = highlighted(models[first])
-    maps = {}
-    for path in attributions:
-        with h5py.File(path, "r") as f:
-            maps[str(f.attrs["model"])] = path
+    maps = {h5_attr(path, "model"): path for path in attributions}
     x_test, _, _ = read_dataset(data, "test")
     chosen = {name: read_attributions(maps[name], first) for name in (best, worst)}
     fig, numbers = consistency_plots.fig2(models[first], chosen, x_test, method=first, settings=settings)

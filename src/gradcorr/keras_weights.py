@@ -31,6 +31,11 @@ CONV_LAYERS = {2: "cnn_shallow", 4: "cnn_deep"}
 PUBLISHED_NAME = re.compile(r"(cnn_(?:shallow|deep))_(relu|exponential)_(\d+)\.h5$")
 
 
+def layer_type(name: str) -> str:
+    """A Keras layer's type from its default name: 'conv1d_3' -> 'conv1d'."""
+    return re.sub(r"_\d+$", "", name)
+
+
 def published_model_id(path: str | Path) -> tuple[str, str, int]:
     """(arch, activation, trial) of a published file name, e.g. cnn_deep_exponential_7.h5 ->
     ('cnn_deep', 'exp', 7)."""
@@ -58,7 +63,7 @@ def read_keras_weights(path: str | Path) -> list[tuple[str, dict[str, np.ndarray
             group = f.get(f"{name}/{name}")
             if group is None or len(group) == 0:
                 continue  # input, activation, dropout, pooling, flatten: no weights
-            kind = re.sub(r"_\d+$", "", name)
+            kind = layer_type(name)
             if kind not in KERAS_LAYERS:
                 raise ValueError(f"{path}: layer {name!r} has weights but its type {kind!r} is not one of "
                                  f"{sorted(KERAS_LAYERS)}")
@@ -111,7 +116,7 @@ def load_keras_model(path: str | Path, arch: str | None = None, activation: str 
         raise ValueError(f"{path}: {len(layers)} layers with weights ({', '.join(n for n, _ in layers)}); "
                          f"{arch} has {len(targets)}")
     for module, (name, weights) in zip(targets, layers):
-        expected = KERAS_LAYERS[re.sub(r"_\d+$", "", name)][1]
+        expected = KERAS_LAYERS[layer_type(name)][1]
         if not isinstance(module, expected):
             raise ValueError(f"{path}: layer {name!r} is where {arch} has a {type(module).__name__}")
         _fill(module, weights, f"{path}: layer {name!r}")

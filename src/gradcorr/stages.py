@@ -21,7 +21,7 @@ from torch import nn
 from gradcorr import angle_plots, angles, attribution, plots
 from gradcorr.attribution import OPTIONS, attribute, iter_attribute_members
 from gradcorr.checkpoint import load_model, save_model
-from gradcorr.consistency import attribution_snr, consistency_klds, kmer_counts
+from gradcorr.consistency import kmer_counts
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.ensemble_engine import inference_ensemble, predict_members, train_ensemble
 from gradcorr.evaluate import positive_indices, score_maps
@@ -151,9 +151,8 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     prior = kmer_counts(x)
     for (p, raw), (_, saved), out in zip(model_maps(models, x, idx, method, engine, scratch, **kwargs), loaded, outs):
         row, arrays = score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method,
-                                 threshold=evaluation["info_threshold"], negatives=evaluation["negatives"])
-        row.update(snr=float(attribution_snr(raw, x[idx], ground_truth[idx]).mean()),
-                   **consistency_klds(raw, x[idx], prior))
+                                 threshold=evaluation["info_threshold"], negatives=evaluation["negatives"],
+                                 prior=prior)
         _write_evaluation(out, saved, row, arrays, method=method, evaluation=evaluation, thresholds=thresholds)
 
 
@@ -220,7 +219,7 @@ def plot_fig2(table: str | Path, pdf: str | Path, png: str | Path, method: str) 
     plots.save_figure(plots.fig2(read_tsv(table), method), pdf, png)
 
 
-def _attr(path: str | Path, key: str) -> str:
+def h5_attr(path: str | Path, key: str) -> str:
     """A root attribute of an HDF5 file written by the workflow ('model', 'method')."""
     with h5py.File(path, "r") as f:
         return str(f.attrs[key])
@@ -240,7 +239,7 @@ def _group_by(paths: list[str | Path], key) -> dict[str, list[str | Path]]:
 
 
 def _by_model_type(paths: list[str | Path]) -> dict[str, list[str | Path]]:
-    return _group_by(paths, lambda p: _model_type(_attr(p, "model")))
+    return _group_by(paths, lambda p: _model_type(h5_attr(p, "model")))
 
 
 def ensemble_angles(attributions: list[str | Path], out: str | Path, *, method: str) -> None:
@@ -271,7 +270,7 @@ def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out:
     combined: dict[str, dict] = {}
     per_sequence = []
     for path in summaries:  # one read of each summary: combine by model type, keep its per-sequence rows
-        summary, model = angles.read_summary(path), _attr(path, "model")
+        summary, model = angles.read_summary(path), h5_attr(path, "model")
         per_sequence.append(angles.large_angle_table(summary).assign(model=model))
         kind = _model_type(model)
         combined[kind] = angles.combine_summaries([combined[kind], summary] if kind in combined else [summary])
@@ -283,7 +282,7 @@ def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out:
     plots.save_figure(angle_plots.fig_large_angles(combined, method), out["fig4_pdf"], out["fig4"])
     write_tsv(pd.concat(per_sequence), out["fig4_tsv"])
 
-    ensemble = {_model_type(_attr(p, "model")): angles.read_summary(p)["angle_hist_all"] for p in ensembles}
+    ensemble = {_model_type(h5_attr(p, "model")): angles.read_summary(p)["angle_hist_all"] for p in ensembles}
     single = {t: c["angle_hist_all"] for t, c in combined.items()}
     plots.save_figure(angle_plots.fig_ensemble_angles(single, ensemble, method=method), out["fig10_pdf"], out["fig10"])
     edges = angles.ANGLE_EDGES
@@ -298,7 +297,7 @@ def angle_summary_table(summaries: list[str | Path], interpretability: list[str 
     scores = pd.concat([read_tsv(t) for t in interpretability], ignore_index=True)
     scores["model_type"] = scores["arch"] + "_" + scores["activation"]
     rows = []
-    for method, paths in _group_by(summaries, lambda p: _attr(p, "method")).items():
+    for method, paths in _group_by(summaries, lambda p: h5_attr(p, "method")).items():
         for model_type, group in _by_model_type(paths).items():
             row = {"method": method, "model_type": model_type,
                    **angles.summary_table_row(angles.combine_summaries(angles.read_summary(p) for p in group))}
