@@ -6,7 +6,7 @@ rule ensemble_angles:
     output:
         f"{SYN}/angles/ensemble_{{arch}}_{{activation}}.{{method}}.h5",
     log:
-        "logs/synthetic/angles/ensemble_{arch}_{activation}.{method}.log",
+        f"{SYN_LOGS}/angles/ensemble_{{arch}}_{{activation}}.{{method}}.log",
     conda:
         "../envs/gradcorr.yaml"
     script:
@@ -43,7 +43,7 @@ rule angle_figures:
         fig10_pdf=f"{SYN}/figures/fig10_{{method}}.pdf",
         fig10_tsv=f"{SYN}/tables/fig10_{{method}}.tsv",
     log:
-        "logs/synthetic/angle_figures_{method}.log",
+        f"{SYN_LOGS}/angle_figures_{{method}}.log",
     conda:
         "../envs/gradcorr.yaml"
     script:
@@ -62,7 +62,7 @@ rule angle_table:
             subcategory="Tables",
         ),
     log:
-        "logs/synthetic/angle_table.log",
+        f"{SYN_LOGS}/angle_table.log",
     conda:
         "../envs/gradcorr.yaml"
     script:
@@ -83,7 +83,7 @@ rule logos:
         pdf=f"{SYN}/figures/logos/{{arch}}_{{activation}}_{{trial}}.{{method}}.pdf",
         tsv=f"{SYN}/tables/logos/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv",
     log:
-        "logs/synthetic/logos/{arch}_{activation}_{trial}.{method}.log",
+        f"{SYN_LOGS}/logos/{{arch}}_{{activation}}_{{trial}}.{{method}}.log",
     params:
         window=config["angles"]["logo_window"],
     conda:

@@ -34,6 +34,14 @@ def check_config(cfg):
         raise ValueError(f"config invivo.split: fractions must sum to 1, not {sum(iv['split'])}")
     if "invivo" in cfg["studies"] and not iv["tfs"]:
         raise ValueError("config invivo.tfs: the invivo study needs at least one TF")
+    mod = cfg["models"]
+    if mod["source"] == "published" and "synthetic" in cfg["studies"]:
+        if mod["trials"] > PUBLISHED_TRIALS:
+            raise ValueError(f"config models.trials: {mod['trials']}, but the authors published {PUBLISHED_TRIALS} "
+                             "trials per model type (models.source: published)")
+        if syn["length"] != PUBLISHED_LENGTH:
+            raise ValueError(f"config synthetic.length: {syn['length']}, but the published models take sequences "
+                             f"of {PUBLISHED_LENGTH} (models.source: published)")
     con = cfg["consistency"]
     training = SCHEMA["properties"]["training"]["properties"]
     for key, allowed in (("training", set(training) - {"regularizer"}),
@@ -63,10 +71,15 @@ def read_table(path, columns):
     return {row[columns[0]]: row for row in rows}
 
 
+PUBLISHED_TRIALS = 50  # trials per model type in the authors' published synthetic models
+PUBLISHED_LENGTH = 200  # their input length
 check_config(config)
 
 STUDIES = config["studies"]
-SYN = "results/synthetic"
+PUBLISHED = config["models"]["source"] == "published"
+BILLBOARD = "results/synthetic/data/billboard.h5"  # the synthetic dataset, whichever models analyse it
+SYN = "results/published" if PUBLISHED else "results/synthetic"  # the synthetic study's models and results
+SYN_LOGS = SYN.replace("results/", "logs/")
 MODELS = expand(
     "{arch}_{activation}_{trial}",
     arch=config["models"]["architectures"],
@@ -109,7 +122,9 @@ def all_outputs():
         ],
         method=METHODS,
     )
-    logos = expand(f"{SYN}/figures/logos/{{model}}.{{method}}.png", model=MODELS, method=LOGO_METHODS)
+    n_logos = config["angles"]["logo_trials"] or math.inf
+    logo_models = [m for m in MODELS if int(m.rsplit("_", 1)[1]) < n_logos]
+    logos = expand(f"{SYN}/figures/logos/{{model}}.{{method}}.png", model=logo_models, method=LOGO_METHODS)
     synthetic = [*per_method, *logos, f"{SYN}/tables/angle_summary.tsv"] if "synthetic" in STUDIES else []
     return [*synthetic, *invivo_outputs(), *consistency_outputs()]
 
@@ -190,6 +205,22 @@ def member_files(pattern, wildcards):
                   member=INVIVO_MEMBERS)
 
 
+def published_file(arch, activation, trial):
+    """A published model's weight file: in models.published_dir when there, else its download path."""
+    name = f"{arch}_{'exponential' if activation == 'exp' else activation}_{trial}.h5"
+    local = os.path.join(config["models"]["published_dir"], name)
+    return local if os.path.isfile(local) else f"{DL}/published_models/{name}"
+
+
+def published_source(name):
+    """The url and md5 of a published weight file, from models.published_sources."""
+    table = config["models"]["published_sources"]
+    sources = read_table(table, ["file", "url", "md5"])
+    if name not in sources:
+        raise ValueError(f"{resource(table)}: no row for {name}")
+    return sources[name]
+
+
 def invivo_outputs():
     """The figures and tables of the in vivo study."""
     if not INVIVO_TFS:
@@ -221,6 +252,11 @@ def trial_ids(wildcards):
 def member_ids(wildcards):
     """The ensemble members the job of `wildcards` handles."""
     return list(JOB_MEMBERS) if VECTORIZED else [int(wildcards.member)]
+
+
+def published_inputs(wildcards):
+    """The published weight files of the trials the job of `wildcards` imports."""
+    return [published_file(wildcards.arch, wildcards.activation, t) for t in trial_ids(wildcards)]
 
 
 def job_trials(pattern):

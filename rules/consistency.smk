@@ -6,7 +6,7 @@
 
 rule train_consistency_models:
     input:
-        data=f"{SYN}/data/billboard.h5",
+        data=BILLBOARD,
     output:
         models=con_job_trials(f"{CON}/models/{{combo}}_{{trial}}.pt"),
         histories=con_job_trials(f"{CON}/models/{{combo}}_{{trial}}.history.tsv"),
@@ -47,7 +47,7 @@ use rule train_consistency_models as train_consistency_model with:
 
 rule evaluate_consistency_models:
     input:
-        data=f"{SYN}/data/billboard.h5",
+        data=BILLBOARD,
         models=con_attr_trials(f"{CON}/models/{{combo}}_{{trial}}.pt"),
     output:
         attributions=con_attr_trials(f"{CON}/attributions/{{combo}}_{{trial}}.{{method}}.h5"),
@@ -96,7 +96,7 @@ rule consistency_tables:
 
 rule consistency_figures:
     input:
-        data=f"{SYN}/data/billboard.h5",
+        data=BILLBOARD,
         tables=expand(f"{CON}/tables/models_{{method}}.tsv", method=CON_METHODS),
         attributions=expand(f"{CON}/attributions/{{model}}.{{method}}.h5", model=CON_MODELS, method=CON_METHODS[:1]),
         sensitivity=expand(f"{CON}/sensitivity/{{model}}.{{method}}.tsv", model=CON_MODELS, method=CON_METHODS[:1]),

@@ -1,6 +1,6 @@
-# Downloads: ENCODE metadata and peak files, genomes, the authors' processed datasets. They run on the
-# host Snakemake runs on (localrules), as cluster nodes often have no network; only the hosts in
-# config invivo.allowed_hosts are contacted.
+# Downloads: ENCODE metadata and peak files, genomes, the authors' processed datasets and published
+# models. They run on the host Snakemake runs on (localrules), as cluster nodes often have no network;
+# only the hosts in config invivo.allowed_hosts are contacted.
 
 
 localrules:
@@ -8,6 +8,7 @@ localrules:
     encode_file,
     genome,
     processed_download,
+    published_model_download,
 
 
 checkpoint encode_metadata:
@@ -70,4 +71,21 @@ rule processed_download:
     conda:
         "../envs/gradcorr.yaml"
     script:
-        "../scripts/processed_download.py"
+        "../scripts/download_checked.py"
+
+
+rule published_model_download:
+    output:
+        f"{DL}/published_models/{{file}}",
+    log:
+        "logs/downloads/published_models/{file}.log",
+    params:
+        source=lambda wildcards: published_source(wildcards.file),
+        allowed_hosts=IV["allowed_hosts"],
+        retries=IV["retries"],
+    wildcard_constraints:
+        file=r"cnn_(shallow|deep)_(relu|exponential)_\d+\.h5",
+    conda:
+        "../envs/gradcorr.yaml"
+    script:
+        "../scripts/download_checked.py"

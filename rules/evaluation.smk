@@ -5,14 +5,14 @@
 
 rule evaluate_models:
     input:
-        data=f"{SYN}/data/billboard.h5",
+        data=BILLBOARD,
         models=job_trials(f"{SYN}/models/{{arch}}_{{activation}}_{{trial}}.pt"),
     output:
         attributions=job_trials(f"{SYN}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5"),
         metrics=job_trials(f"{SYN}/metrics/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv"),
         angles=job_trials(f"{SYN}/angles/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5"),
     log:
-        f"logs/synthetic/evaluate/{TRIAL_JOB}.{{method}}.log",
+        f"{SYN_LOGS}/evaluate/{TRIAL_JOB}.{{method}}.log",
     benchmark:
         f"benchmarks/out/evaluate/{TRIAL_JOB}.{{method}}.tsv"
     params:
@@ -40,7 +40,7 @@ rule collect_metrics:
             subcategory="Tables",
         ),
     log:
-        "logs/synthetic/collect_{method}.log",
+        f"{SYN_LOGS}/collect_{{method}}.log",
     conda:
         "../envs/gradcorr.yaml"
     script:

@@ -10,7 +10,7 @@ rule fig2:
             subcategory="Figures",
         ),
     log:
-        "logs/synthetic/fig2_{method}.log",
+        f"{SYN_LOGS}/fig2_{{method}}.log",
     conda:
         "../envs/gradcorr.yaml"
     script:

@@ -1,6 +1,6 @@
 rule synthetic_dataset:
     output:
-        f"{SYN}/data/billboard.h5",
+        BILLBOARD,
     log:
         "logs/synthetic/dataset.log",
     params:

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gradcorr import consistency_plots, plots
 from gradcorr.angles import read_attributions
 from gradcorr.attribution import OPTIONS
 from gradcorr.checkpoint import load_model
@@ -201,6 +200,8 @@ def consistency_figures(tables: dict[str, str | Path], attributions: list[str | 
     """Fig. 2 (first method; its Model 1 and Model 2 maps read from `attributions`), Fig. 5 (the other
     methods, when there are any) and Fig. 6 (sensitivity of the first method's KLDs), each as PDF, PNG and a TSV
     of the numbers drawn."""
+    from gradcorr import consistency_plots, plots  # matplotlib only in the jobs that draw (as in stages)
+
     first = methods[0]
     models = {m: read_tsv(tables[m]) for m in methods}
     for frame in models.values():

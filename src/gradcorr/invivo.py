@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gradcorr import angles, ensemble, invivo_plots, plots
+from gradcorr import angles, ensemble
 from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
 from gradcorr.consistency import consistency_klds, kmer_counts
@@ -182,6 +182,8 @@ def _difference(e: dict[str, Any]) -> dict[str, np.ndarray]:
 def invivo_figures(ensembles: list[str | Path], out: dict[str, str | Path], *, model_type: str,
                    synthetic_summary: str | Path | None = None) -> None:
     """Fig. 3e / 9 and Fig. 4b / 13 for one model type, across TFs, each with the table of its numbers."""
+    from gradcorr import invivo_plots, plots  # matplotlib only in the jobs that draw (as in stages)
+
     needed = ("distance_edges", "distance_n", "distance_raw", "distance_corrected", "angle_hist",
               "ensemble_angle_hist", "large_angle_percent", "thresholds")  # not the maps themselves
     data = {str(e["attrs"]["tf"]): e for e in (read_ensemble(p, needed) for p in ensembles)}
@@ -243,6 +245,8 @@ def classification_table(metrics: list[str | Path], out: str | Path) -> None:
 def plot_invivo_logos(ensemble_file: str | Path, out: dict[str, str | Path], *, tf: str, jaspar_id: str | None,
                       jaspar_release: str, window: int) -> None:
     """Fig. 3b / 7 for one TF and model type: member 0's raw and corrected saliency, its angle, the ensemble map."""
+    from gradcorr import invivo_plots, plots
+
     e = read_ensemble(ensemble_file)
     row = invivo_plots.representative_row(e["sequence_reduction"][0])
     motif = invivo_plots.jaspar_motif(jaspar_id, jaspar_release) if jaspar_id else None

@@ -17,7 +17,6 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 Negatives = Literal["background", "rest"]
 
@@ -180,6 +179,8 @@ def classification_scores(y_true: Any, y_score: Any) -> dict[str, float]:
 
     `y_true` and `y_score` may be (N,) or (N, 1).
     """
+    from sklearn.metrics import average_precision_score, roc_auc_score  # a second of import, paid where used
+
     yt = _np(y_true).ravel()
     ys = _np(y_score).ravel()
     return {"auroc": float(roc_auc_score(yt, ys)), "aupr": float(average_precision_score(yt, ys))}

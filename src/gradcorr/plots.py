@@ -50,7 +50,9 @@ def fig2(table: pd.DataFrame, method: str = "saliency") -> plt.Figure:
     for ax, letter in zip(axes.flat, "abcdef"):
         ax.set_title(letter, loc="left", fontweight="bold")
     axes[0, 0].legend(frameon=False, fontsize=8)
-    fig.suptitle(f"Synthetic data, {METHOD_NAMES.get(method, method)}: {len(table)} models")
+    published = "source" in table and (table["source"] == "published").all()
+    models = "of the authors' published models" if published else "models"
+    fig.suptitle(f"Synthetic data, {METHOD_NAMES.get(method, method)}: {len(table)} {models}")
     return fig
 
 

@@ -18,14 +18,17 @@ import pandas as pd
 import torch
 from torch import nn
 
-from gradcorr import angle_plots, angles, attribution, plots
+from gradcorr import angles
 from gradcorr.attribution import OPTIONS, attribute, iter_attribute_members
 from gradcorr.checkpoint import load_model, save_model
 from gradcorr.consistency import kmer_counts
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.ensemble_engine import inference_ensemble, predict_members, train_ensemble
 from gradcorr.evaluate import positive_indices, score_maps
+from gradcorr.download import md5sum
 from gradcorr.io import read_tsv, read_xy, write_arrays, write_tsv
+from gradcorr.keras_weights import load_keras_model, published_model_id
+from gradcorr.metrics import classification_scores
 from gradcorr.models import build_model
 from gradcorr.runtime import derive_seed, pick_device
 from gradcorr.synthetic import (
@@ -63,6 +66,9 @@ def _tensors(path: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 ENGINES = ("vectorized", "sequential")
+# sequences per block of a multi-model attribution: a log line per block (50 CNN-deep models take about
+# 3 minutes per block of expected gradients on one CPU core)
+PROGRESS_BLOCK = 64
 
 
 def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
@@ -122,6 +128,30 @@ def train_synthetic_models(data: str | Path, outputs: list[tuple[str | Path, str
                   device=device, threads=threads)
 
 
+def import_published_models(data: str | Path, sources: list[str | Path], outputs: list[str | Path], *, arch: str,
+                            activation: str, trials: list[int]) -> None:
+    """Turn the authors' published Keras weight files of one model type into gradcorr model files.
+
+    `sources[i]` (a published file, checked to be of `arch`, `activation` and trial `trials[i]`) becomes
+    `outputs[i]`, with its origin and md5 stored, and an empty training history. Each model's AUROC on
+    the validation split of `data` is logged and stored (`meta["val_auroc"]`), as a check that the
+    weights were read the right way round: a mangled model classifies at chance."""
+    x_valid, y_valid = _tensors(data, "valid")
+    for source, out, trial in zip(sources, outputs, trials):
+        if published_model_id(source) != (arch, activation, trial):
+            raise ValueError(f"{source}: expected the published file of {arch}_{activation}_{trial}")
+        model = load_keras_model(source, arch, activation, input_length=x_valid.shape[2])
+        conv = model[0]
+        kwargs = {"activation": activation, "n_filters": conv.out_channels, "kernel_size": conv.kernel_size[0],
+                  "input_length": x_valid.shape[2], "alphabet": conv.in_channels}
+        val_auroc = classification_scores(y_valid.numpy(), predict(model, x_valid).numpy())["auroc"]
+        model_id = f"{arch}_{activation}_{trial}"
+        save_model(out, model, arch, kwargs, [], {}, model_id=model_id, trial=trial, source="published",
+                   origin=Path(source).name, md5=md5sum(source), val_auroc=val_auroc)
+        log.info("%s: published weights %s (first kernel %d wide, %d filters), validation AUROC %.3f on %s",
+                 model_id, source, kwargs["kernel_size"], kwargs["n_filters"], val_auroc, data)
+
+
 def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], outs: list[dict[str, str | Path]],
                               *, method: str, evaluation: dict[str, Any], options: dict[str, Any],
                               thresholds: list[float], seed: int, engine: str = "vectorized", device: str = "auto",
@@ -175,8 +205,9 @@ def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, meth
     try:
         with h5py.File(scratch, "w") as f:
             maps = f.create_dataset("maps", (n, len(models), *shape), dtype="float32",
-                                    chunks=(max(1, min(n, attribution.STREAM_BLOCK)), 1, *shape))
-            for i0, i1, block in iter_attribute_members(ensemble, x[idx], method, members=len(models), **kwargs):
+                                    chunks=(max(1, min(n, PROGRESS_BLOCK)), 1, *shape))
+            for i0, i1, block in iter_attribute_members(ensemble, x[idx], method, members=len(models),
+                                                        block=PROGRESS_BLOCK, **kwargs):
                 maps[i0:i1] = block
                 log.info("attributed %d of %d sequences with %d models (%s)", i1, n, len(models), method)
         with h5py.File(scratch, "r") as f:
@@ -191,10 +222,11 @@ def _write_evaluation(out: dict[str, str | Path], saved: dict[str, Any], row: di
     """Write one model's maps, its row of numbers (with training facts) and its angle summary."""
     meta = saved["meta"]
     history = [h for h in saved["history"] if "val_auroc" in h]
-    best = max(history, key=lambda h: h["val_auroc"])
+    # a published model has no history here: its validation AUROC was measured when it was imported
+    best = max(history, key=lambda h: h["val_auroc"]) if history else {"epoch": np.nan, "val_auroc": meta["val_auroc"]}
     row = {"model": meta["model_id"], "arch": saved["arch"], "activation": saved["model_kwargs"]["activation"],
-           "trial": meta["trial"], "method": method, "epochs": len(history), "best_epoch": best["epoch"],
-           "val_auroc": best["val_auroc"], **row}
+           "trial": meta["trial"], "source": meta.get("source", "trained"), "method": method,
+           "epochs": len(history) or np.nan, "best_epoch": best["epoch"], "val_auroc": best["val_auroc"], **row}
     attrs = {"model": meta["model_id"], "method": method, "output": evaluation["output"]}
     write_arrays(out["attributions"], arrays, attrs)
     write_tsv(pd.DataFrame([row]), out["metrics"])
@@ -216,6 +248,8 @@ def collect_tables(tables: list[str | Path], out: str | Path) -> None:
 
 def plot_fig2(table: str | Path, pdf: str | Path, png: str | Path, method: str) -> None:
     """Draw Fig. 2 (Fig. 5 for other methods) from the interpretability table."""
+    from gradcorr import plots  # matplotlib only in the jobs that draw: it adds seconds to every job start
+
     plots.save_figure(plots.fig2(read_tsv(table), method), pdf, png)
 
 
@@ -267,6 +301,8 @@ def ensemble_angles(attributions: list[str | Path], out: str | Path, *, method: 
 def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out: dict[str, str | Path],
                   *, method: str) -> None:
     """Figs. 3c-d / 8, 4a / 12 and 10 for one method, each with the table of its numbers."""
+    from gradcorr import angle_plots, plots
+
     combined: dict[str, dict] = {}
     per_sequence = []
     for path in summaries:  # one read of each summary: combine by model type, keep its per-sequence rows
@@ -293,7 +329,8 @@ def angle_figures(summaries: list[str | Path], ensembles: list[str | Path], out:
 
 
 def angle_summary_table(summaries: list[str | Path], interpretability: list[str | Path], out: str | Path) -> None:
-    """Per model type and method: angle SDs, mean % of large angles, fraction of models improved."""
+    """Per model type and method: angle SDs, mean % of large angles, the mean test AUROC and interpretability
+    (cosine, AUROC, AUPR) before and after correction, and the fraction of models improved."""
     scores = pd.concat([read_tsv(t) for t in interpretability], ignore_index=True)
     scores["model_type"] = scores["arch"] + "_" + scores["activation"]
     rows = []
@@ -302,7 +339,10 @@ def angle_summary_table(summaries: list[str | Path], interpretability: list[str 
             row = {"method": method, "model_type": model_type,
                    **angles.summary_table_row(angles.combine_summaries(angles.read_summary(p) for p in group))}
             mine = scores[(scores["method"] == method) & (scores["model_type"] == model_type)]
+            row["test_auroc"] = float(mine["test_auroc"].mean())
             for metric in ("cosine", "auroc", "aupr"):
+                row[f"{metric}_raw"] = float(mine[f"{metric}_raw"].mean())
+                row[f"{metric}_corrected"] = float(mine[f"{metric}_corrected"].mean())
                 row[f"fraction_improved_{metric}"] = float((mine[f"{metric}_improvement"] > 0).mean())
             rows.append(row)
     write_tsv(pd.DataFrame(rows), out)
@@ -311,6 +351,8 @@ def angle_summary_table(summaries: list[str | Path], interpretability: list[str 
 def plot_logos(attributions: str | Path, summary: str | Path, out: dict[str, str | Path], *, method: str,
                window: int) -> None:
     """Fig. 3a / 6 for one model: its representative sequence, raw, angle, corrected and ground truth."""
+    from gradcorr import angle_plots, plots
+
     d = angles.read_attributions(attributions, method)
     row = int(angles.read_summary(summary)["representative"])
     raw, x, gt = d["raw"][row], d["x"][row], d["ground_truth"][row]

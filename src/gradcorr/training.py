@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from gradcorr.models import l2_penalty
@@ -101,6 +100,8 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
 
 
 def _auroc(y: torch.Tensor, p: torch.Tensor) -> float:
+    from sklearn.metrics import roc_auc_score  # a second of import, paid where used
+
     y_np, p_np = y.numpy().ravel(), p.numpy().ravel()
     return float(roc_auc_score(y_np, p_np)) if np.isfinite(p_np).all() else float("nan")
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: fetch one of the authors' processed datasets and verify its md5."""
+"""Snakemake adapter: fetch one file of a resource table (its url and md5), verifying the md5."""
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")
