@@ -1,7 +1,6 @@
 """Keras weight files into gradcorr models: against a float64 NumPy forward pass of the Keras architecture,
 and on the authors' published files."""
 
-
 import h5py
 import numpy as np
 import pytest
