@@ -13,7 +13,7 @@ if PUBLISHED:
         output:
             models=job_trials(f"{SYN}/models/{{arch}}_{{activation}}_{{trial}}.pt"),
         log:
-            f"logs/published/import/{TRIAL_JOB}.log",
+            f"{SYN_LOGS}/import/{TRIAL_JOB}.log",
         params:
             trials=trial_ids,
         conda:
