@@ -338,3 +338,105 @@ def consistency_outputs():
 
 wildcard_constraints:
     combo=one_of(list(CON_GRID)),
+
+
+# Cluster resources of the heavy jobs (training, attribution), scaled with the config: memory with the
+# sequences a job holds and the models it runs at once, runtime with its work. The rates are upper
+# bounds measured on a 2-core CPU (README, Performance); a GPU needs less time. A retried job asks for
+# attempt x the memory. The slurm profile adds the GPU and CPUs; site values (partition, account) are
+# the user's.
+MB_BASE = 1000  # Python, torch and the job's own arrays
+MB_PER_MODEL = 60  # one model's activations, gradients and optimizer state, training or attribution
+S_PER_MODEL_SEQUENCE_EPOCH = 7e-4  # training, CNN-deep on one CPU core (400 s for 3 x 15 x 14,000)
+S_PER_MODEL_INPUT = 3e-4  # attribution, CNN-deep on one CPU core, per model input (a step, draw or reference)
+
+
+def dataset_mb(n_sequences, length):
+    """One-hot float32 sequences in memory."""
+    return n_sequences * 4 * length * 4 / 2**20
+
+
+def job_mem_mb(n_sequences, length, models, attempt=1):
+    return attempt * math.ceil(MB_BASE + 3 * dataset_mb(n_sequences, length) + MB_PER_MODEL * models)
+
+
+def train_runtime(n_sequences, models, epochs, slowdown=1.0):
+    """Minutes for `models` trained on the train split (0.7 of n_sequences) for at most `epochs`."""
+    return 10 + math.ceil(slowdown * models * epochs * 0.7 * n_sequences * S_PER_MODEL_SEQUENCE_EPOCH / 60)
+
+
+def attribution_inputs(method):
+    """Model inputs per sequence of an attribution method at the config's settings."""
+    options = config["attribution"].get(method, {})
+    return {"saliency": 1, "integrated_gradients": options.get("steps", 1) + 1,
+            "smoothgrad": options.get("n_samples", 1),
+            "expected_gradients": options.get("n_references", 1) * (options.get("steps", 1) + 1)}[method]
+
+
+def attribution_runtime(n_sequences, models, method):
+    return 10 + math.ceil(n_sequences * models * attribution_inputs(method) * S_PER_MODEL_INPUT / 60)
+
+
+SYN_SEQUENCES = config["synthetic"]["n_positive"] + config["synthetic"]["n_negative"]
+SYN_LENGTH = config["synthetic"]["length"]
+
+
+def models_at_once(n_models):
+    """Models a job holds at once: the engine trains in groups of engine_group."""
+    return min(n_models, config["engine_group"]) if VECTORIZED else 1
+
+
+def synthetic_train_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYN_SEQUENCES, SYN_LENGTH, models_at_once(len(trial_ids(wildcards))), attempt)
+
+
+def synthetic_train_runtime(wildcards):
+    return train_runtime(SYN_SEQUENCES, len(trial_ids(wildcards)), config["training"]["max_epochs"])
+
+
+def synthetic_attribution_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYN_SEQUENCES, SYN_LENGTH, len(trial_ids(wildcards)), attempt)
+
+
+def synthetic_attribution_runtime(wildcards):
+    return attribution_runtime(config["evaluation"]["n_positive"], len(trial_ids(wildcards)), wildcards.method)
+
+
+def invivo_sequences(input):
+    """A TF dataset's sequences, from its file's size (it is built by the run, so unknown before)."""
+    return input.size_mb * 2**20 / (16 * IV["width"])
+
+
+def invivo_train_mem_mb(wildcards, input, attempt):
+    return job_mem_mb(invivo_sequences(input), IV["width"], models_at_once(len(member_ids(wildcards))), attempt)
+
+
+def invivo_train_runtime(wildcards, input):
+    return train_runtime(invivo_sequences(input), len(member_ids(wildcards)), config["training"]["max_epochs"])
+
+
+def invivo_attribution_mem_mb(wildcards, input, attempt):
+    return job_mem_mb(invivo_sequences(input), IV["width"], len(member_ids(wildcards)), attempt)
+
+
+def invivo_attribution_runtime(wildcards, input):
+    return attribution_runtime(invivo_sequences(input) / 2, len(member_ids(wildcards)), "saliency")
+
+
+def consistency_train_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYN_SEQUENCES, SYN_LENGTH, models_at_once(len(con_trial_ids(wildcards))), attempt)
+
+
+def consistency_train_runtime(wildcards):
+    """Adversarial training runs PGD on most batches: about 16 times a clean epoch (consistency demo)."""
+    regularizer = CON_GRID[wildcards.combo]["regularizer"]
+    slowdown = 16 if regularizer == "adversarial" else 2 if regularizer != "none" else 1
+    return train_runtime(SYN_SEQUENCES, len(con_trial_ids(wildcards)), CON_TRAINING["max_epochs"], slowdown)
+
+
+def consistency_attribution_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYN_SEQUENCES, SYN_LENGTH, len(con_attr_trials("{trial}")), attempt)
+
+
+def consistency_attribution_runtime(wildcards):
+    return attribution_runtime(CS["n_positive"], len(con_attr_trials("{trial}")), wildcards.method)

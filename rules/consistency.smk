@@ -26,6 +26,9 @@ rule train_consistency_models:
         group=config["engine_group"],
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=consistency_train_mem_mb,
+        runtime=consistency_train_runtime,
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"
@@ -64,6 +67,9 @@ rule evaluate_consistency_models:
         engine=config["ensemble_engine"],
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=consistency_attribution_mem_mb,
+        runtime=consistency_attribution_runtime,
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"

@@ -22,6 +22,9 @@ rule evaluate_models:
         engine=config["ensemble_engine"],
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=synthetic_attribution_mem_mb,
+        runtime=synthetic_attribution_runtime,
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"

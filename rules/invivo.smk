@@ -53,6 +53,9 @@ rule train_invivo_models:
         group=config["engine_group"],
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=invivo_train_mem_mb,
+        runtime=invivo_train_runtime,
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"
@@ -76,6 +79,9 @@ rule evaluate_invivo_models:
         batch_size=config["evaluation"]["batch_size"],
         engine=config["ensemble_engine"],
         device=config["device"],
+    resources:
+        mem_mb=invivo_attribution_mem_mb,
+        runtime=invivo_attribution_runtime,
     threads: config["threads"]
     conda:
         "../envs/gradcorr.yaml"

@@ -41,6 +41,9 @@ else:
             group=config["engine_group"],
             seed=config["seed"],
             device=config["device"],
+        resources:
+            mem_mb=synthetic_train_mem_mb,
+            runtime=synthetic_train_runtime,
         threads: config["threads"]
         conda:
             "../envs/gradcorr.yaml"

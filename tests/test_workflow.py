@@ -1,5 +1,6 @@
 """The Snakemake workflow through its command line, on config/test.yaml."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,35 @@ def test_rerun_has_nothing_to_do_and_report_holds_every_figure(workflow_run):
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "report.html").read_text()
     assert "fig2_saliency.png" in html and "Reproduces" in html and "Fig. 2" in html
+
+
+def slurm_dry_run(tmp_path, override: str) -> dict[str, list[dict[str, str]]]:
+    """Rule -> the resources of each of its jobs, as a dry run with the slurm profile prints them."""
+    (tmp_path / "override.yaml").write_text(override)
+    run = snakemake("-n", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(TEST_CONFIG),
+                    "override.yaml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs: dict[str, list[dict[str, str]]] = {}
+    for block in (run.stdout + run.stderr).split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and resources:
+            jobs.setdefault(rule.group(1), []).append(dict(kv.split("=", 1) for kv in resources.group(1).split(", ")))
+    return jobs
+
+
+def test_slurm_profile_requests_a_gpu_for_training_and_scales_memory_with_the_config(tmp_path):
+    invivo = ("studies: [synthetic, invivo]\n"
+              "invivo: {tfs: [GABPA], processed: {GABPA: absent/GABPA_200.h5}}\n")
+    small = slurm_dry_run(tmp_path, invivo)
+    train, download = small["train_models"][0], small["processed_download"][0]
+    assert train["gpu"] == "1" and train["cpus_per_task"] == "4"
+    assert "gpu" not in download and download["cpus_per_task"] == "1"  # downloads run on the submit host
+    assert small["evaluate_models"][0]["gpu"] == "1" and small["train_invivo_models"][0]["gpu"] == "1"
+    larger = slurm_dry_run(tmp_path, invivo + "synthetic: {n_positive: 5000, n_negative: 5000}\n"
+                                              "models: {trials: 3}\ntraining: {max_epochs: 20}\n")
+    big = larger["train_models"][0]
+    # memory grows with the sequences and the models trained at once; runtime with models x epochs x data
+    assert int(big["mem_mb"]) > int(train["mem_mb"]) + 2 * 50
+    assert int(big["runtime"]) > int(train["runtime"])
+    assert int(larger["evaluate_models"][0]["mem_mb"]) > int(small["evaluate_models"][0]["mem_mb"])
