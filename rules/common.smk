@@ -1,6 +1,7 @@
 # Configuration checks, names of the units of work, and paths shared by every rule.
 
 import csv
+import functools
 import itertools
 import math
 import os
@@ -58,13 +59,19 @@ def resource(path):
     return os.path.join(workflow.basedir, path)
 
 
-def read_table(path, columns):
-    """Rows of a TSV resource keyed by its first column; an error naming the file if a column is missing."""
-    path = resource(path)
+@functools.cache
+def table_rows(path):
+    """The rows of a TSV file, read once per run (download jobs look up their row one by one)."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: table not found")
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def read_table(path, columns):
+    """Rows of a TSV resource keyed by its first column; an error naming the file if a column is missing."""
+    path = resource(path)
+    rows = table_rows(path)
     missing = [c for c in columns if rows and c not in rows[0]] or ([] if rows else ["(no rows)"])
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {columns}")
@@ -122,9 +129,9 @@ def all_outputs():
         ],
         method=METHODS,
     )
-    n_logos = config["angles"]["logo_trials"] or math.inf
-    logo_models = [m for m in MODELS if int(m.rsplit("_", 1)[1]) < n_logos]
-    logos = expand(f"{SYN}/figures/logos/{{model}}.{{method}}.png", model=logo_models, method=LOGO_METHODS)
+    n_logos = min(config["angles"]["logo_trials"] or math.inf, config["models"]["trials"])
+    logos = expand(f"{SYN}/figures/logos/{{model_type}}_{{trial}}.{{method}}.png", model_type=MODEL_TYPES,
+                   trial=range(n_logos), method=LOGO_METHODS)
     synthetic = [*per_method, *logos, f"{SYN}/tables/angle_summary.tsv"] if "synthetic" in STUDIES else []
     return [*synthetic, *invivo_outputs(), *consistency_outputs()]
 
@@ -435,8 +442,8 @@ def consistency_train_runtime(wildcards):
 
 
 def consistency_attribution_mem_mb(wildcards, attempt):
-    return job_mem_mb(SYN_SEQUENCES, SYN_LENGTH, len(con_attr_trials("{trial}")), attempt)
+    return job_mem_mb(SYN_SEQUENCES, SYN_LENGTH, len(con_trial_ids(wildcards)), attempt)
 
 
 def consistency_attribution_runtime(wildcards):
-    return attribution_runtime(CS["n_positive"], len(con_attr_trials("{trial}")), wildcards.method)
+    return attribution_runtime(CS["n_positive"], len(con_trial_ids(wildcards)), wildcards.method)
