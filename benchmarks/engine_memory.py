@@ -5,7 +5,7 @@ Usage: python benchmarks/engine_memory.py [--members 10 50] [--n 1000 4000] [--a
 Each measurement runs in a fresh subprocess that reports its own peak resident set size (ru_maxrss),
 so one measurement cannot inflate the next; "before" is the peak after imports, data and model building.
 Training: one epoch of `train_ensemble` on n sequences, members in groups of --group (the workflow's
-`engine_group`). Attribution: the workflow's path (`stages.model_maps`, vectorized): all members'
+`engine_group`). Attribution: the workflow's path (`model_stages.model_maps`, vectorized): all members'
 maps of n sequences in one batched pass (batch_size 512 member-inputs), streamed to a scratch HDF5
 file in blocks of `attribution.STREAM_BLOCK` sequences, then read back one member at a time.
 """
@@ -38,7 +38,7 @@ if what == "train":
                    group=group)
 else:
     import os, tempfile
-    from gradcorr.stages import model_maps
+    from gradcorr.model_stages import model_maps
     scratch = os.path.join(tempfile.mkdtemp(), "maps.h5")
     for probs, maps in model_maps([m.eval() for m in members], x.numpy(), torch.arange(n).numpy(), what,
                                   "vectorized", scratch, batch_size=512):

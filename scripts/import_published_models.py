@@ -4,7 +4,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")
 
 from gradcorr.runtime import setup_logging  # noqa: E402
-from gradcorr.stages import import_published_models  # noqa: E402
+from gradcorr.model_stages import import_published_models  # noqa: E402
 
 setup_logging(snakemake.log[0])
 import_published_models(

@@ -8,7 +8,7 @@ import torch
 
 from gradcorr import attribution
 from gradcorr.checkpoint import load_model
-from gradcorr.stages import evaluate_synthetic_models, train_synthetic_models
+from gradcorr.model_stages import evaluate_synthetic_models, train_synthetic_models
 from gradcorr.synthetic import generate_billboard, write_dataset
 
 TRAINING = {"max_epochs": 2, "batch_size": 50, "log_every": 0}

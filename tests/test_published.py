@@ -15,7 +15,8 @@ from sklearn.metrics import roc_auc_score
 
 from gradcorr.checkpoint import load_model
 from gradcorr.keras_weights import load_keras_model, published_model_id
-from gradcorr.stages import import_published_models, make_synthetic_dataset
+from gradcorr.model_stages import import_published_models
+from gradcorr.stages import make_synthetic_dataset
 from gradcorr.synthetic import read_dataset
 from httpserver import FileServer
 from shared_data import SHARED_DATA

@@ -9,8 +9,12 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
 
 from gradcorr.checkpoint import load_model
+from gradcorr.config_checks import check_config
 from gradcorr.consistency import attr_mean_kld, attribution_snr, kmer_counts, kmer_kld
 from gradcorr.synthetic import read_dataset
 
@@ -30,7 +34,16 @@ def test_lint_is_clean(tmp_path):
     assert "Congratulations" in run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("override, key", [
+def test_stages_without_a_model_start_without_torch():
+    """Table, figure and dataset jobs import no torch (it costs each job about 2 s to start)."""
+    light = ["gradcorr.stages", "gradcorr.invivo", "gradcorr.consistency_study", "gradcorr.config_checks",
+             "gradcorr.download", "gradcorr.runtime", "gradcorr.correction"]
+    check = f"import sys, {', '.join(light)}; print(sorted({{'torch', 'h5py'}} & set(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert run.stdout.strip() == "['h5py']", run.stderr  # h5py: the check sees what the stages do import
+
+
+BAD_CONFIGS = [
     ("training:\n  max_epochs: 0\n", "max_epochs"),
     ("trainig:\n  max_epochs: 3\n", "trainig"),
     ("evaluation:\n  output: probability\n", "output"),
@@ -39,7 +52,6 @@ def test_lint_is_clean(tmp_path):
     ("studies: [invivo]\n", "invivo.tfs"),
     ("invivo:\n  split: [0.5, 0.1, 0.2]\n", "invivo.split"),
     ("invivo:\n  center: peak\n", "center"),
-    ("studies: [invivo]\ninvivo:\n  tfs: [NOSUCHTF]\n", "NOSUCHTF"),
     ("models:\n  source: published\n  trials: 51\n", "models.trials"),
     ("models:\n  source: published\nsynthetic:\n  length: 150\n", "synthetic.length"),
     ("models:\n  source: downloaded\n", "source"),
@@ -47,23 +59,45 @@ def test_lint_is_clean(tmp_path):
     ("consistency:\n  training: {regularizer: {name: noise}}\n", "consistency.training"),
     ("consistency:\n  regularizer: {noise: 0.1}\n", "consistency.regularizer"),
     ("consistency:\n  regularizers: [dropout]\n", "regularizers"),
+]
+
+
+def checked_config(*layers: str) -> dict:
+    """config.yaml updated with each YAML text in turn, as Snakemake merges config files, then checked by
+    the schema (filling in defaults) and `check_config`, as rules/common.smk does."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for layer in layers:
+        update_config(config, yaml.safe_load(layer))
+    validate(config, str(ROOT / "config" / "schema.yaml"), set_default=True)
+    check_config(config, yaml.safe_load((ROOT / "config" / "schema.yaml").read_text()))
+    return config
+
+
+@pytest.mark.parametrize("name", [p.name for p in sorted((ROOT / "config").glob("*.yaml")) if p.name != "schema.yaml"])
+def test_shipped_configs_pass_the_checks(name):
+    assert checked_config((ROOT / "config" / name).read_text())["seed"] >= 0
+
+
+@pytest.mark.parametrize("override, key", BAD_CONFIGS)
+def test_bad_config_is_refused_naming_the_key(override, key):
+    with pytest.raises((WorkflowError, ValueError)) as error:
+        checked_config(TEST_CONFIG.read_text(), override)
+    assert key in str(error.value)
+
+
+@pytest.mark.parametrize("override, key", [
+    BAD_CONFIGS[1],  # the schema
+    BAD_CONFIGS[3],  # check_config
+    ("studies: [invivo]\ninvivo:\n  tfs: [NOSUCHTF]\n", "NOSUCHTF"),  # the DAG code of rules/common.smk
     ("studies: [consistency]\nconsistency:\n  exclude: [{activation: exp}, {activation: relu}]\n",
      "consistency.exclude"),
 ])
-def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, override, key):
+def test_bad_config_stops_the_workflow_before_any_job_naming_the_key(tmp_path, override, key):
     (tmp_path / "bad.yaml").write_text(override)
     run = snakemake("-n", "--configfile", str(TEST_CONFIG), "bad.yaml", cwd=tmp_path)
     assert run.returncode != 0
     assert key in run.stderr + run.stdout
     assert not (tmp_path / "results").exists()
-
-
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), cwd=workdir)
-    assert run.returncode == 0, run.stderr[-5000:]
-    return workdir, run
 
 
 @pytest.mark.workflow

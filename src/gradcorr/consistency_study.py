@@ -3,7 +3,8 @@ regularizer, BatchNorm on or off, relu or exp first layer and a dropout rate, on
 then per model and attribution method the test AUROC, the attribution SNR (ground truth) and the two
 consistency KLDs (no ground truth), and how they relate (Table 1, Figs. 2, 5, 6).
 
-One function per workflow stage, as in `gradcorr.stages`; the figures are in `consistency_plots`.
+One function per workflow stage, as in `gradcorr.stages`; the figures are in `consistency_plots`. The
+stages that train or run models import torch inside, so the table and figure jobs start without it.
 """
 
 from __future__ import annotations
@@ -14,18 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from gradcorr.angles import read_attributions
-from gradcorr.attribution import OPTIONS
-from gradcorr.checkpoint import load_model
 from gradcorr.consistency import attr_mean_kld, attribution_snr, kmer_counts, kmer_kld
 from gradcorr.correction import correct
-from gradcorr.evaluate import attribution_arrays, positive_indices
 from gradcorr.io import read_tsv, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores, pearson
 from gradcorr.runtime import derive_seed, pick_device
-from gradcorr.stages import h5_attr, model_maps, train_members
+from gradcorr.stages import h5_attr
 from gradcorr.synthetic import read_dataset
 
 log = logging.getLogger(__name__)
@@ -48,6 +45,8 @@ def train_consistency_models(data: str | Path, outputs: list[tuple[str | Path, s
     `width` is the CNN's width factor, `training` the training settings and `regularizer_settings` those
     of the regularizer other than its name (the paper's where absent).
     """
+    from gradcorr.model_stages import train_members
+
     kwargs = {"activation": activation, "batchnorm": batchnorm, "dropout": dropout, "width": width}
     reg = {**regularizer_settings, "name": regularizer}
     meta = {"config": name, "regularizer": regularizer, "batchnorm": batchnorm, "activation": activation,
@@ -103,6 +102,13 @@ def evaluate_consistency_models(data: str | Path, model_paths: list[str | Path],
     (one row) and `outs[i]["sensitivity"]` (the KLDs over the sweep). Random draws of the method are
     seeded from `seed`, the combination and the method, the same for every trial.
     """
+    import torch
+
+    from gradcorr.attribution import OPTIONS
+    from gradcorr.checkpoint import load_model
+    from gradcorr.evaluate import attribution_arrays, positive_indices
+    from gradcorr.model_stages import model_maps
+
     torch.set_num_threads(threads)
     dev = pick_device(device)
     loaded = [load_model(p, dev) for p in model_paths]

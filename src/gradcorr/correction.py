@@ -3,18 +3,27 @@
 One-hot sequences live on the simplex sum_a x_a = 1. The component of an input gradient along the
 simplex normal (1, ..., 1) / sqrt(A) is not constrained by any data; removing it means subtracting
 the mean over the alphabet at each position (Majdandzic et al., Eq. 3). Both functions accept NumPy
-arrays and PyTorch tensors and return the same kind.
+arrays and PyTorch tensors and return the same kind. They do not import torch: a tensor can only
+come from a program that already has.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+import sys
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:
+    import torch
+
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
+
+
+def _is_tensor(a: object) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(a, torch.Tensor)
 
 
 def correct(attr: Array, axis: int = 1) -> Array:
@@ -22,7 +31,7 @@ def correct(attr: Array, axis: int = 1) -> Array:
 
     Works for any alphabet size (4 for DNA, 20 for protein). The result sums to zero over `axis`.
     """
-    if isinstance(attr, torch.Tensor):
+    if _is_tensor(attr):
         return attr - attr.mean(dim=axis, keepdim=True)
     attr = np.asarray(attr)
     return attr - attr.mean(axis=axis, keepdims=True)
@@ -35,7 +44,8 @@ def simplex_angle(grad: Array, axis: int = 1) -> Array:
     +/-90 for a multiple of (1, ..., 1). A zero vector has no direction, so its angle is NaN: leave
     such positions out of statistics rather than counting them as 0.
     """
-    if isinstance(grad, torch.Tensor):
+    if _is_tensor(grad):
+        torch = sys.modules["torch"]
         n_letters = grad.shape[axis]
         total = grad.sum(dim=axis)
         norm = torch.linalg.vector_norm(grad, dim=axis)

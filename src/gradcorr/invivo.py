@@ -2,7 +2,8 @@
 
 Per TF: a balanced dataset (built from ENCODE peaks or imported from a processed file), an ensemble
 of models per architecture whose members differ in first-layer width and seed, saliency of every
-member on all positive test sequences, and the ensemble-difference analysis of Fig. 3e / 9.
+member on all positive test sequences, and the ensemble-difference analysis of Fig. 3e / 9. The stages
+that train or run models import torch inside, so the dataset, table and figure jobs start without it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from typing import Any
 import h5py
 import numpy as np
 import pandas as pd
-import torch
 
 from gradcorr import angles, ensemble
-from gradcorr.checkpoint import load_model
 from gradcorr.chipseq import build_dataset, dataset_summary, read_processed
 from gradcorr.consistency import consistency_klds, kmer_counts
 from gradcorr.correction import simplex_angle
@@ -27,7 +26,6 @@ from gradcorr.download import paired_assembly, read_encode_metadata
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores
 from gradcorr.runtime import derive_seed, pick_device
-from gradcorr.stages import model_maps, train_members
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +71,8 @@ def train_invivo_models(data: str | Path, outputs: list[tuple[str | Path, str | 
                         device: str = "auto", threads: int = 1) -> None:
     """Train ensemble members of one TF and architecture (widths from `invivo.filters`); `outputs[i]` receives
     member `members[i]`."""
+    from gradcorr.model_stages import train_members
+
     train_members(data, outputs, arch=arch,
                   model_kwargs=[{"activation": activation, "kernel_size": kernel_size,
                                  "n_filters": member_width(m, invivo["filters"], invivo["seeds"])} for m in members],
@@ -90,6 +90,11 @@ def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs
     is more interpretable): `outs[i]` gets member i's "saliency" (HDF5) and "metrics" (TSV). The
     "vectorized" engine runs all members in one batched pass; "sequential" one at a time; the numbers
     are the same."""
+    import torch
+
+    from gradcorr.checkpoint import load_model
+    from gradcorr.model_stages import model_maps
+
     torch.set_num_threads(threads)
     dev = pick_device(device)
     loaded = [load_model(p, dev) for p in model_paths]

@@ -1,4 +1,7 @@
-"""Device choice, seeding and logging shared by every stage."""
+"""Device choice, seeding and logging shared by every stage.
+
+torch is imported only by `pick_device`, so that stages without a model start without it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,10 @@ import hashlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
@@ -15,6 +20,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def pick_device(preference: str = "auto") -> torch.device:
     """CUDA when present (or asked for), else CPU; says which in the log."""
+    import torch
+
     if preference not in DEVICES:
         raise ValueError(f"unknown device {preference!r}; choose one of {DEVICES}")
     if preference == "cuda" and not torch.cuda.is_available():
