@@ -165,8 +165,20 @@ def wait_idle(cluster: Cluster, timeout: float = 60) -> None:
                              + cluster.log("slurmd")[-1500:])
 
 
+def cancel_jobs(cluster: Cluster, timeout: float = 30) -> None:
+    """Cancel the jobs still queued or running (a failed test's) and wait until they end, so that no job
+    step outlives the daemons."""
+    with contextlib.suppress(subprocess.SubprocessError):
+        cluster.run("scancel", "--partition", cluster.partition)
+        deadline = time.monotonic() + timeout
+        while cluster.run("squeue", "-h", "-p", cluster.partition, "-t", "PD,R,CG") and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
 def stop(cluster: Cluster) -> None:
-    """Stop the daemons by their process ids: slurmd, slurmctld, then munged."""
+    """Cancel what still runs, then stop the daemons by their process ids: slurmd, slurmctld, munged."""
+    if all(process.poll() is None for process in cluster.processes.values()):
+        cancel_jobs(cluster)
     for name in reversed(list(cluster.processes)):
         process = cluster.processes[name]
         if process.poll() is None:
