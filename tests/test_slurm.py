@@ -109,7 +109,7 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def slurm_runs(cluster, tmp_path_factory):
+def slurm_runs(cluster, local_run_started, tmp_path_factory):  # the local run goes on meanwhile
     """The two runs: working directory, first run, its output, the files after it (with their mtimes), the
     rerun's output, and the SLURM ids of the killed training and attribution jobs."""
     workdir = tmp_path_factory.mktemp("slurm_workflow")
