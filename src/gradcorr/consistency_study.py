@@ -21,7 +21,7 @@ from gradcorr.consistency import attr_mean_kld, attribution_snr, kmer_counts, km
 from gradcorr.correction import correct
 from gradcorr.io import read_tsv, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores, pearson
-from gradcorr.runtime import derive_seed, pick_device
+from gradcorr.runtime import derive_seed
 from gradcorr.stages import h5_attr
 from gradcorr.synthetic import read_dataset
 
@@ -102,16 +102,11 @@ def evaluate_consistency_models(data: str | Path, model_paths: list[str | Path],
     (one row) and `outs[i]["sensitivity"]` (the KLDs over the sweep). Random draws of the method are
     seeded from `seed`, the combination and the method, the same for every trial.
     """
-    import torch
-
     from gradcorr.attribution import OPTIONS
-    from gradcorr.checkpoint import load_model
     from gradcorr.evaluate import attribution_arrays, positive_indices
-    from gradcorr.model_stages import model_maps
+    from gradcorr.model_stages import load_models, model_maps
 
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    loaded = [load_model(p, dev) for p in model_paths]
+    loaded = load_models(model_paths, device, threads)
     name = loaded[0][1]["meta"]["config"]
     if "seed" in OPTIONS[method]:
         options = {**options, "seed": derive_seed(seed, "consistency-attribution", name, method)}

@@ -25,7 +25,7 @@ from gradcorr.correction import simplex_angle
 from gradcorr.download import paired_assembly, read_encode_metadata
 from gradcorr.io import atomic_path, read_tsv, read_xy, write_arrays, write_tsv
 from gradcorr.metrics import classification_scores
-from gradcorr.runtime import derive_seed, pick_device
+from gradcorr.runtime import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,9 @@ def evaluate_invivo_models(data: str | Path, model_paths: list[str | Path], outs
     is more interpretable): `outs[i]` gets member i's "saliency" (HDF5) and "metrics" (TSV). The
     "vectorized" engine runs all members in one batched pass; "sequential" one at a time; the numbers
     are the same."""
-    import torch
+    from gradcorr.model_stages import load_models, model_maps
 
-    from gradcorr.checkpoint import load_model
-    from gradcorr.model_stages import model_maps
-
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    loaded = [load_model(p, dev) for p in model_paths]
+    loaded = load_models(model_paths, device, threads)
     x, y = read_xy(data, "test")
     index = np.flatnonzero(np.asarray(y).reshape(-1) == 1)
     if index.size == 0:

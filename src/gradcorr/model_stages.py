@@ -50,6 +50,18 @@ ENGINES = ("vectorized", "sequential")
 PROGRESS_BLOCK = 64
 
 
+def job_device(device: str, threads: int) -> torch.device:
+    """Set torch's threads for this job and pick its device (said in the log)."""
+    torch.set_num_threads(threads)
+    return pick_device(device)
+
+
+def load_models(paths: list[str | Path], device: str = "auto", threads: int = 1) -> list[tuple[nn.Sequential, dict]]:
+    """The models of one job, each with what was saved with it, on the job's device."""
+    dev = job_device(device, threads)
+    return [load_model(p, dev) for p in paths]
+
+
 def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
                   model_kwargs: list[dict[str, Any]], model_ids: list[str], seeds: list[int],
                   metas: list[dict[str, Any]], training: dict[str, Any], engine: str = "vectorized",
@@ -65,8 +77,7 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
+    dev = job_device(device, threads)
     x_train, y_train = _tensors(data, "train")
     x_valid, y_valid = _tensors(data, "valid")
     kwargs = [{**k, "input_length": x_train.shape[2], "alphabet": x_train.shape[1]} for k in model_kwargs]
@@ -146,9 +157,7 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     attributes all models in one batched pass (`attribution.attribute_members`); "sequential" one
     model at a time; the maps are the same.
     """
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    loaded = [load_model(p, dev) for p in model_paths]
+    loaded = load_models(model_paths, device, threads)
     model_type = model_type_of(loaded[0][1]["meta"]["model_id"])
     if "seed" in OPTIONS[method]:  # methods with random draws (references, noise)
         options = {**options, "seed": derive_seed(seed, "attribution", model_type, method)}
