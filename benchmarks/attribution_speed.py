@@ -34,8 +34,8 @@ from captum.attr import GradientShap, IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from gradcorr.attribution import attribute
-from gradcorr.models import build_model
-from gradcorr.references import permute_positions
+from gradcorr.baselines import permute_positions
+from gradcorr.models.architectures import build_model
 
 MIN_SECONDS = 0.25
 OUR_BATCH_SIZES = (128, 512, 2048)

@@ -19,9 +19,9 @@ import sys
 
 WORK = r'''
 import json, resource, sys, time, torch
-from gradcorr.ensemble_engine import train_ensemble
-from gradcorr.models import build_model
-from gradcorr.training import TrainConfig
+from gradcorr.models.ensemble import train_ensemble
+from gradcorr.models.architectures import build_model
+from gradcorr.models.training import TrainConfig
 what, arch, k, n, group = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(2)
 g = torch.Generator().manual_seed(0)
@@ -38,7 +38,7 @@ if what == "train":
                    group=group)
 else:
     import os, tempfile
-    from gradcorr.model_stages import model_maps
+    from gradcorr.studies.model_runs import model_maps
     scratch = os.path.join(tempfile.mkdtemp(), "maps.h5")
     for probs, maps in model_maps([m.eval() for m in members], x.numpy(), torch.arange(n).numpy(), what,
                                   "vectorized", scratch, batch_size=512):

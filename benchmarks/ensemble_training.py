@@ -18,9 +18,9 @@ import time
 
 import torch
 
-from gradcorr.ensemble_engine import train_ensemble
-from gradcorr.models import build_model
-from gradcorr.training import TrainConfig, train
+from gradcorr.models.architectures import build_model
+from gradcorr.models.ensemble import train_ensemble
+from gradcorr.models.training import TrainConfig, train
 
 
 def data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

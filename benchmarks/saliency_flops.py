@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from gradcorr.attribution import attribute
-from gradcorr.models import build_model
+from gradcorr.models.architectures import build_model
 
 SALIENCY_FACTOR = 2  # forward + input-gradient backward, each one matmul-sized pass per layer
 BATCH_SIZES = (64, 256, 1024)

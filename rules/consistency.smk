@@ -1,119 +1,147 @@
-# The consistency paper's grid on the synthetic dataset: one training job per combination (all its
-# trials in the ensemble engine) when it has no regularizer and the engine is vectorized, else one per
-# trial (regularized models train one at a time); one attribution job per combination and method; then
-# Table 1, the correlations and Figs. 2, 5, 6.
+# The consistency study (consistency paper): its grid of combinations (regularizer, BatchNorm, activation,
+# dropout), named like mixup_bn_exp_d0.1, on the synthetic study's dataset. One training job per
+# combination (all its trials in the ensemble engine) when it has no regularizer and the engine is
+# vectorized, else one per trial (regularized models train one at a time); one attribution job per
+# combination and method; then Table 1, the correlations and Figs. 2, 5, 6.
+
+CONSISTENCY_DIR = "results/consistency"
+CONSISTENCY_CONFIG = config["consistency"]
+CONSISTENCY_METHODS = CONSISTENCY_CONFIG["methods"]
+CONSISTENCY_TRAINING = {**config["training"], **CONSISTENCY_CONFIG["training"]}  # updated by the study's
 
 
-rule train_consistency_models:
+CONSISTENCY_GRID = consistency_grid() if "consistency" in STUDIES else {}
+if "consistency" in STUDIES and not CONSISTENCY_GRID:
+    raise ValueError("config consistency.exclude: excludes every combination of the grid")
+CONSISTENCY_MODELS = [f"{combo}_{trial}" for combo in CONSISTENCY_GRID for trial in range(CONSISTENCY_CONFIG["trials"])]
+# the ensemble engine trains a combination's trials together only without a regularizer
+ENGINE_COMBOS = [c for c, s in CONSISTENCY_GRID.items() if VECTORIZED and s["regularizer"] == "none"]
+SINGLE_COMBOS = [c for c in CONSISTENCY_GRID if c not in ENGINE_COMBOS]
+COMBO_JOB = "{combo}" if VECTORIZED else "{combo}_{trial}"
+
+
+wildcard_constraints:
+    combo=one_of(list(CONSISTENCY_GRID)),
+
+
+rule consistency_train:
     input:
-        data=BILLBOARD,
+        data=SYNTHETIC_DATASET,
     output:
-        models=con_job_trials(f"{CON}/models/{{combo}}_{{trial}}.pt"),
-        histories=con_job_trials(f"{CON}/models/{{combo}}_{{trial}}.history.tsv"),
+        models=combo_trials(f"{CONSISTENCY_DIR}/models/{{combo}}_{{trial}}.pt"),
+        histories=combo_trials(f"{CONSISTENCY_DIR}/models/{{combo}}_{{trial}}.history.tsv"),
     log:
         "logs/consistency/train/{combo}.log",
     benchmark:
         "benchmarks/out/consistency_train/{combo}.tsv"
     wildcard_constraints:
-        combo=one_of(CON_ENGINE_COMBOS),
+        combo=one_of(ENGINE_COMBOS),
+    conda:
+        "../envs/gradcorr.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=consistency_train_mem_mb,
+        runtime=consistency_train_runtime,
     params:
-        trials=con_trial_ids,
-        combo=con_combo,
-        width=CS["width"],
-        training=CON_TRAINING,
-        regularizer=CS["regularizer"],
+        trials=combo_trial_ids,
+        combo=combo_settings,
+        width=CONSISTENCY_CONFIG["width"],
+        training=CONSISTENCY_TRAINING,
+        regularizer=CONSISTENCY_CONFIG["regularizer"],
         engine=config["ensemble_engine"],
         group=config["engine_group"],
         seed=config["seed"],
         device=config["device"],
-    resources:
-        mem_mb=consistency_train_mem_mb,
-        runtime=consistency_train_runtime,
-    threads: config["threads"]
-    conda:
-        "../envs/gradcorr.yaml"
     script:
-        "../scripts/train_consistency_models.py"
+        "../scripts/consistency_train.py"
 
 
-use rule train_consistency_models as train_consistency_model with:
+use rule consistency_train as consistency_train_single with:
     output:
-        models=[f"{CON}/models/{{combo}}_{{trial}}.pt"],
-        histories=[f"{CON}/models/{{combo}}_{{trial}}.history.tsv"],
+        models=[f"{CONSISTENCY_DIR}/models/{{combo}}_{{trial}}.pt"],
+        histories=[f"{CONSISTENCY_DIR}/models/{{combo}}_{{trial}}.history.tsv"],
     log:
         "logs/consistency/train/{combo}_{trial}.log",
     benchmark:
         "benchmarks/out/consistency_train/{combo}_{trial}.tsv"
     wildcard_constraints:
-        combo=one_of(CON_SINGLE_COMBOS),
+        combo=one_of(SINGLE_COMBOS),
 
 
-rule evaluate_consistency_models:
+rule consistency_evaluate:
     input:
-        data=BILLBOARD,
-        models=con_attr_trials(f"{CON}/models/{{combo}}_{{trial}}.pt"),
+        data=SYNTHETIC_DATASET,
+        models=combo_job_trials(f"{CONSISTENCY_DIR}/models/{{combo}}_{{trial}}.pt"),
     output:
-        attributions=con_attr_trials(f"{CON}/attributions/{{combo}}_{{trial}}.{{method}}.h5"),
-        metrics=con_attr_trials(f"{CON}/metrics/{{combo}}_{{trial}}.{{method}}.tsv"),
-        sensitivity=con_attr_trials(f"{CON}/sensitivity/{{combo}}_{{trial}}.{{method}}.tsv"),
+        attributions=combo_job_trials(f"{CONSISTENCY_DIR}/attributions/{{combo}}_{{trial}}.{{method}}.h5"),
+        metrics=combo_job_trials(f"{CONSISTENCY_DIR}/metrics/{{combo}}_{{trial}}.{{method}}.tsv"),
+        sensitivity=combo_job_trials(f"{CONSISTENCY_DIR}/sensitivity/{{combo}}_{{trial}}.{{method}}.tsv"),
     log:
-        f"logs/consistency/evaluate/{CON_ATTR_JOB}.{{method}}.log",
+        f"logs/consistency/evaluate/{COMBO_JOB}.{{method}}.log",
     benchmark:
-        f"benchmarks/out/consistency_evaluate/{CON_ATTR_JOB}.{{method}}.tsv"
+        f"benchmarks/out/consistency_evaluate/{COMBO_JOB}.{{method}}.tsv"
+    conda:
+        "../envs/gradcorr.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=consistency_attribution_mem_mb,
+        runtime=consistency_attribution_runtime,
     params:
-        settings={key: CS[key] for key in ("n_positive", "kmer", "attr_mean", "sensitivity")},
+        settings={key: CONSISTENCY_CONFIG[key] for key in ("n_positive", "kmer", "attr_mean", "sensitivity")},
         evaluation=config["evaluation"],
         options=lambda wildcards: config["attribution"].get(wildcards.method, {}),
         engine=config["ensemble_engine"],
         seed=config["seed"],
         device=config["device"],
-    resources:
-        mem_mb=consistency_attribution_mem_mb,
-        runtime=consistency_attribution_runtime,
-    threads: config["threads"]
-    conda:
-        "../envs/gradcorr.yaml"
     script:
-        "../scripts/evaluate_consistency_models.py"
+        "../scripts/consistency_evaluate.py"
 
 
 rule consistency_tables:
     input:
-        expand(f"{CON}/metrics/{{model}}.{{{{method}}}}.tsv", model=CON_MODELS),
+        expand(f"{CONSISTENCY_DIR}/metrics/{{model}}.{{{{method}}}}.tsv", model=CONSISTENCY_MODELS),
     output:
-        models=f"{CON}/tables/models_{{method}}.tsv",
+        models=f"{CONSISTENCY_DIR}/tables/models_{{method}}.tsv",
         table=report(
-            f"{CON}/tables/table1_{{method}}.tsv",
+            f"{CONSISTENCY_DIR}/tables/table1_{{method}}.tsv",
             caption="../report/consistency_table1.rst",
             category="Consistency",
             subcategory="Tables",
         ),
-        correlations=f"{CON}/tables/correlations_{{method}}.tsv",
+        correlations=f"{CONSISTENCY_DIR}/tables/correlations_{{method}}.tsv",
     log:
         "logs/consistency/tables_{method}.log",
-    params:
-        auroc_min=CS["auroc_min"],
-        paper_table=resource(CS["paper_table"]),
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        auroc_min=CONSISTENCY_CONFIG["auroc_min"],
+        paper_table=resource(CONSISTENCY_CONFIG["paper_table"]),
     script:
         "../scripts/consistency_tables.py"
 
 
 rule consistency_figures:
     input:
-        data=BILLBOARD,
-        tables=expand(f"{CON}/tables/models_{{method}}.tsv", method=CON_METHODS),
-        attributions=expand(f"{CON}/attributions/{{model}}.{{method}}.h5", model=CON_MODELS, method=CON_METHODS[:1]),
-        sensitivity=expand(f"{CON}/sensitivity/{{model}}.{{method}}.tsv", model=CON_MODELS, method=CON_METHODS[:1]),
+        data=SYNTHETIC_DATASET,
+        tables=expand(f"{CONSISTENCY_DIR}/tables/models_{{method}}.tsv", method=CONSISTENCY_METHODS),
+        attributions=expand(
+            f"{CONSISTENCY_DIR}/attributions/{{model}}.{{method}}.h5",
+            model=CONSISTENCY_MODELS,
+            method=CONSISTENCY_METHODS[:1],
+        ),
+        sensitivity=expand(
+            f"{CONSISTENCY_DIR}/sensitivity/{{model}}.{{method}}.tsv",
+            model=CONSISTENCY_MODELS,
+            method=CONSISTENCY_METHODS[:1],
+        ),
     output:
         **consistency_figure_outputs(),
     log:
         "logs/consistency/figures.log",
-    params:
-        methods=CON_METHODS,
-        settings={key: CS[key] for key in ("kmer", "attr_mean")},
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        methods=CONSISTENCY_METHODS,
+        settings={key: CONSISTENCY_CONFIG[key] for key in ("kmer", "attr_mean")},
     script:
         "../scripts/consistency_figures.py"

@@ -1,91 +1,92 @@
-# Downloads: ENCODE metadata and peak files, genomes, the authors' processed datasets and published
-# models. They run on the host Snakemake runs on (localrules), as cluster nodes often have no network;
-# only the hosts in config invivo.allowed_hosts are contacted.
+# Downloads: ENCODE metadata and peak files and genomes (in vivo study), the authors' processed datasets
+# (in vivo) and published models (synthetic study). They run on the host Snakemake runs on (localrules), as
+# cluster nodes often have no network; only the hosts in config invivo.allowed_hosts are contacted. Where
+# each file is needed, and its URL and checksum, is said by the study's rules file.
 
 
 localrules:
-    encode_metadata,
-    encode_file,
-    genome,
-    processed_download,
-    published_model_download,
+    download_encode_metadata,
+    download_encode_file,
+    download_genome,
+    download_processed,
+    download_published_model,
 
 
-checkpoint encode_metadata:
+checkpoint download_encode_metadata:
     output:
-        f"{DL}/encode/{{accession}}.json",
+        f"{DOWNLOAD_DIR}/encode/{{accession}}.json",
     log:
         "logs/downloads/{accession}.json.log",
-    params:
-        base_url=IV["encode_url"],
-        allowed_hosts=IV["allowed_hosts"],
-        retries=IV["retries"],
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        base_url=INVIVO_CONFIG["encode_url"],
+        allowed_hosts=INVIVO_CONFIG["allowed_hosts"],
+        retries=INVIVO_CONFIG["retries"],
     script:
-        "../scripts/encode_metadata.py"
+        "../scripts/download_encode_metadata.py"
 
 
-rule encode_file:
+rule download_encode_file:
     input:
-        f"{DL}/encode/{{accession}}.json",
+        f"{DOWNLOAD_DIR}/encode/{{accession}}.json",
     output:
-        f"{DL}/encode/{{accession}}.bed.gz",
+        f"{DOWNLOAD_DIR}/encode/{{accession}}.bed.gz",
     log:
         "logs/downloads/{accession}.log",
-    params:
-        base_url=IV["encode_url"],
-        allowed_hosts=IV["allowed_hosts"],
-        retries=IV["retries"],
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        base_url=INVIVO_CONFIG["encode_url"],
+        allowed_hosts=INVIVO_CONFIG["allowed_hosts"],
+        retries=INVIVO_CONFIG["retries"],
     script:
-        "../scripts/encode_file.py"
+        "../scripts/download_encode_file.py"
 
 
-rule genome:
+rule download_genome:
     output:
-        fasta=f"{DL}/genomes/{{assembly}}.fa",
-        fai=f"{DL}/genomes/{{assembly}}.fa.fai",
+        fasta=f"{DOWNLOAD_DIR}/genomes/{{assembly}}.fa",
+        fai=f"{DOWNLOAD_DIR}/genomes/{{assembly}}.fa.fai",
     log:
         "logs/downloads/genome_{assembly}.log",
-    params:
-        url=lambda wildcards: IV["genomes"][wildcards.assembly],
-        allowed_hosts=IV["allowed_hosts"],
-        retries=IV["retries"],
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        url=lambda wildcards: INVIVO_CONFIG["genomes"][wildcards.assembly],
+        allowed_hosts=INVIVO_CONFIG["allowed_hosts"],
+        retries=INVIVO_CONFIG["retries"],
     script:
-        "../scripts/genome.py"
+        "../scripts/download_genome.py"
 
 
-rule processed_download:
+rule download_processed:
     output:
-        f"{DL}/processed/{{tf}}.h5",
+        f"{DOWNLOAD_DIR}/processed/{{tf}}.h5",
     log:
         "logs/downloads/processed_{tf}.log",
-    params:
-        source=lambda wildcards: processed_source(wildcards.tf),
-        allowed_hosts=IV["allowed_hosts"],
-        retries=IV["retries"],
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        source=lambda wildcards: processed_source(wildcards.tf),
+        allowed_hosts=INVIVO_CONFIG["allowed_hosts"],
+        retries=INVIVO_CONFIG["retries"],
     script:
         "../scripts/download_checked.py"
 
 
-rule published_model_download:
+rule download_published_model:
     output:
-        f"{DL}/published_models/{{file}}",
+        f"{DOWNLOAD_DIR}/published_models/{{file}}",
     log:
         "logs/downloads/published_models/{file}.log",
-    params:
-        source=lambda wildcards: published_source(wildcards.file),
-        allowed_hosts=IV["allowed_hosts"],
-        retries=IV["retries"],
     wildcard_constraints:
         file=r"cnn_(shallow|deep)_(relu|exponential)_\d+\.h5",
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        source=lambda wildcards: published_source(wildcards.file),
+        allowed_hosts=INVIVO_CONFIG["allowed_hosts"],
+        retries=INVIVO_CONFIG["retries"],
     script:
         "../scripts/download_checked.py"

@@ -3,8 +3,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")
 
-from gradcorr.consistency_study import consistency_tables  # noqa: E402
-from gradcorr.runtime import setup_logging  # noqa: E402
+from gradcorr.studies.consistency import consistency_tables  # noqa: E402
+from gradcorr.workflow.runtime import setup_logging  # noqa: E402
 
 setup_logging(snakemake.log[0])
 consistency_tables(list(snakemake.input), dict(snakemake.output.items()), method=snakemake.wildcards.method,

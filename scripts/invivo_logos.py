@@ -3,8 +3,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")
 
-from gradcorr.invivo import plot_invivo_logos  # noqa: E402
-from gradcorr.runtime import setup_logging  # noqa: E402
+from gradcorr.studies.invivo import plot_invivo_logos  # noqa: E402
+from gradcorr.workflow.runtime import setup_logging  # noqa: E402
 
 setup_logging(snakemake.log[0])
 plot_invivo_logos(

@@ -3,8 +3,7 @@
 import subprocess
 
 import pytest
-
-from test_workflow import SNAKEMAKE, TEST_CONFIG
+from workflow_cli import SNAKEMAKE, TEST_CONFIG
 
 
 @pytest.fixture(scope="session")

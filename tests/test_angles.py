@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from random_maps import BACKGROUND as BG
+from random_maps import random_maps
 
-from gradcorr import angle_plots, angles, attribute
+from gradcorr import angles, attribute
 from gradcorr.correction import correct, simplex_angle
-from gradcorr.metrics import _labels, grad_times_input, information_content
-from gradcorr.models import build_model
-from gradcorr.synthetic import generate_billboard
-from gradcorr.training import TrainConfig, train
-
-BG = 0.25
-
-
-def _random_case(n: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random raw maps with an off-simplex part, one-hot x, and ground truth with motif columns
-    (some one-hot, some soft, some weak) in background; a few zero gradient vectors (NaN angle)."""
-    rng = np.random.default_rng(seed)
-    gt = np.full((n, 4, length), BG)
-    for i in range(n):
-        for start in rng.choice(length - 6, size=2, replace=False):
-            cols = rng.dirichlet(np.full(4, rng.choice([0.1, 0.5, 50.0])), size=6).T
-            gt[i, :, start:start + 6] = cols
-    x = np.zeros_like(gt)
-    letters = rng.integers(0, 4, size=(n, length))
-    np.put_along_axis(x, letters[:, None, :], 1.0, axis=1)
-    raw = rng.normal(size=gt.shape) + rng.normal(scale=1.5, size=(n, 1, length))
-    raw[:, :, :3] = 0.0  # zero vectors: NaN angles, left out everywhere
-    return raw, x, gt
+from gradcorr.data.synthetic import generate_billboard
+from gradcorr.metrics import grad_times_input, information_content, position_labels
+from gradcorr.models.architectures import build_model
+from gradcorr.models.training import TrainConfig, train
 
 
 # --------------------------------------------------------------------------- hand-made cases
@@ -77,7 +59,7 @@ def test_improvement_bound_on_trained_model_maps(trained_maps):
     target = gt64 - 0.25
     cos_corr = angles.per_position_cosine(correct(raw64), target)
     improvement = cos_corr - angles.per_position_cosine(raw64, target)
-    pos, _ = _labels(information_content(gt64), 0.1, "background")
+    pos, _ = position_labels(information_content(gt64), 0.1, "background")
     sel = pos & ~np.isnan(improvement)
     assert sel.sum() > 1000
     bound = 1.0 - np.cos(np.radians(angle[sel]))
@@ -94,14 +76,14 @@ def test_improvement_bound_on_trained_model_maps(trained_maps):
 
 
 def test_improvement_zero_where_angle_zero():
-    raw, x, gt = _random_case(4, 40, seed=1)
+    raw, x, gt = random_maps(4, 40, seed=1)
     raw = np.round(3 * correct(raw))  # integer columns ...
     raw[:, 3] = -raw[:, :3].sum(axis=1)  # ... summing exactly to zero: angle exactly 0
     angle = simplex_angle(raw)
     assert np.all((angle == 0) | np.isnan(angle))
     target = gt - 0.25
     imp = angles.per_position_cosine(correct(raw), target) - angles.per_position_cosine(raw, target)
-    pos, _ = _labels(information_content(gt), 0.1, "background")
+    pos, _ = position_labels(information_content(gt), 0.1, "background")
     sel = pos & ~np.isnan(imp)
     assert sel.sum() > 0 and np.all(imp[sel] == 0.0)
     s = angles.model_angle_summary(raw, x, gt)
@@ -111,36 +93,11 @@ def test_improvement_zero_where_angle_zero():
     assert s["improvement_bound_excess"] == 0.0
 
 
-# --------------------------------------------------------------------------- ensemble
-def test_ensemble_angles_use_average_of_raw_maps():
-    """Two maps whose off-simplex parts cancel: each has a large angle (+62 and -43.5 deg, mean of
-    the angles 9.36 deg), the angle of their average is exactly 0."""
-    c = np.array([1.0, -1.0, 2.0, -2.0])[None, :, None] * np.ones((2, 1, 5))  # in the plane
-    ones = np.ones((2, 4, 5))
-    maps = [c + 3 * ones, 2 * c - 3 * ones]
-    single = [simplex_angle(m) for m in maps]
-    assert all(np.abs(a).min() > 40 for a in single)
-    mean_of_angles = np.mean(single, axis=0)
-    avg = angles.ensemble_average(m for m in maps)  # a generator: read one map at a time
-    np.testing.assert_array_equal(avg, 1.5 * c)
-    assert np.all(simplex_angle(avg) == 0.0)
-    hist = angles.angle_histogram(angles.ensemble_average(iter(maps)))
-    assert hist[90] == hist.sum() == 10  # everything in [0, 1)
-    # averaging the angles instead would give 9.36 deg, and single-model angles are nowhere near 0
-    np.testing.assert_allclose(mean_of_angles, 9.36, atol=0.01)
-    assert sum(angles.angle_histogram(m) for m in maps)[80:100].sum() == 0
-    rng = np.random.default_rng(0)
-    three = [rng.normal(size=(3, 4, 7)) for _ in range(3)]
-    np.testing.assert_allclose(angles.ensemble_average(three), np.mean(three, axis=0), atol=1e-15)
-    with pytest.raises(ValueError):
-        angles.ensemble_average([])
-
-
 # --------------------------------------------------------------------------- combination
 @pytest.fixture(scope="module")
 def two_models():
-    a = _random_case(7, 60, seed=2)
-    b = _random_case(5, 60, seed=3)
+    a = random_maps(7, 60, seed=2)
+    b = random_maps(5, 60, seed=3)
     b = (b[0] * 2.0, b[1], b[2])  # a second "model" on another scale
     scale = np.percentile(np.abs(grad_times_input(a[0], a[1])), 90) * 1.5
     edges = np.linspace(-scale, scale, 201)  # absolute bins, shared; some points fall outside
@@ -178,7 +135,7 @@ def test_pooled_sd_equals_nanstd_of_concatenated_angles(two_models):
     row = angles.summary_table_row(combined)
     raw, gt = np.concatenate([a[0], b[0]]), np.concatenate([a[2], b[2]])
     angle = simplex_angle(raw)
-    pos, bg = _labels(information_content(gt), 0.1, "background")
+    pos, bg = position_labels(information_content(gt), 0.1, "background")
     for region, mask in (("all", np.ones_like(pos)), ("ground_truth", pos), ("background", bg)):
         vals = angle[mask]
         assert row[f"angle_sd_{region}"] == pytest.approx(np.nanstd(vals), rel=1e-10)
@@ -207,49 +164,12 @@ def test_representative_is_median_improvement_sequence():
     assert angles.model_angle_summary(raw, x, gt)["representative"] == 4
 
 
-def test_write_read_summary_roundtrip(tmp_path, two_models):
-    a, _, edges = two_models
-    s = angles.model_angle_summary(*a, gti_edges=edges)
-    path = tmp_path / "m.angles.h5"
-    angles.write_summary(path, s, {"model": "cnn_deep_exp_0", "method": "saliency"})
-    back = angles.read_summary(path)
-    assert set(back) == set(s)
-    for key in s:
-        np.testing.assert_array_equal(back[key], s[key], err_msg=key)
-    assert int(angles.combine_summaries([back, back])["angle_n_all"]) == 2 * int(s["angle_n_all"])
-
-
-# --------------------------------------------------------------------------- figures
-def test_logo_window_rule():
-    gt = np.full((4, 300), BG)
-    gt[:, 150:160] = np.eye(4)[:, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]]
-    gt[:, 20:22] = np.eye(4)[:, :2]  # a smaller motif that no 100-window can hold with the big one
-    assert angle_plots.logo_window(gt, 100) == (60, 160)  # leftmost window holding 150-159
-    assert angle_plots.logo_window(gt, 400) == (0, 300)
-
-
-def test_figures_run_and_have_expected_axes(two_models):
-    a, b, edges = two_models
-    sa = angles.model_angle_summary(*a, gti_edges=edges)
-    sb = angles.model_angle_summary(*b, gti_edges=edges)
-    by_type = {"cnn_deep_exp": angles.combine_summaries([sa, sb]), "cnn_shallow_relu": sa}
-    fig = angle_plots.fig_angle_analysis(by_type)
-    assert len(fig.axes) == 8
-    plt.close(fig)
-    fig = angle_plots.fig_large_angles(by_type)
-    assert len(fig.axes) == 2
-    plt.close(fig)
-    single = {k: s["angle_hist_all"] for k, s in by_type.items()}
-    ens = {k: angles.angle_histogram(angles.ensemble_average([a[0][:5], b[0]])) for k in by_type}
-    fig = angle_plots.fig_ensemble_angles(single, ens)
-    assert len(fig.axes) == 2
-    plt.close(fig)
-    fig = angle_plots.fig_logos(*a, index=int(sa["representative"]), window=30, model="CNN-deep-exp",
-                                sequence_label=17)
-    assert len(fig.axes) == 4
-    assert fig.axes[0].get_xlim() == fig.axes[3].get_xlim()
-    assert "sequence 17" in fig._suptitle.get_text()
-    plt.close(fig)
+def test_histogram_sd_is_the_sd_of_the_bin_centres():
+    edges = angles.ANGLE_EDGES
+    hist = np.random.default_rng(4).integers(0, 50, size=len(edges) - 1)
+    centres = np.repeat((edges[:-1] + edges[1:]) / 2, hist)
+    assert angles.histogram_sd(hist) == pytest.approx(centres.std(), rel=1e-12)
+    assert np.isnan(angles.histogram_sd(np.zeros_like(hist)))
 
 
 def test_default_summary_is_scale_free_and_adds_across_models(two_models):

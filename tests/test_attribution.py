@@ -1,9 +1,8 @@
-"""Attribution methods (saliency, integrated gradients, SmoothGrad, expected gradients) and references.
+"""Attribution methods (saliency, integrated gradients, SmoothGrad, expected gradients) and their engine.
 
 captum is a test-only dependency: it checks our maps against an independent implementation.
 """
 
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -12,10 +11,9 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from gradcorr import attribute, attribution
-from gradcorr.attribution import attribute_members, input_layer, iter_attribute_members, random_draws
-from gradcorr.ensemble_engine import EnsembleCNN
-from gradcorr.models import build_model, fold_batchnorm
-from gradcorr.references import dinuc_shuffle, permute_positions
+from gradcorr.attribution import _input_layer, attribute_members, iter_attribute_members, random_draws
+from gradcorr.models.architectures import build_model, fold_batchnorm
+from gradcorr.models.ensemble import EnsembleCNN
 
 RULES = ["riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
 
@@ -51,6 +49,42 @@ def linear_model() -> nn.Module:
     """logit = sum(W * x) + b: every input gradient of the logit is W."""
     torch.manual_seed(3)
     return nn.Sequential(nn.Flatten(), nn.Linear(4 * 10, 1)).double()
+
+
+def test_saliency_of_a_linear_model_is_its_weights():
+    model = linear_model()
+    w = model[1].weight.detach().reshape(4, 10).numpy()
+    x = np.eye(4)[np.random.default_rng(0).integers(0, 4, size=(6, 10))].transpose(0, 2, 1)
+    logit_map = attribute(model, torch.from_numpy(x), output="logit").numpy()
+    np.testing.assert_allclose(logit_map, np.broadcast_to(w, logit_map.shape), atol=1e-12)
+    z = (x * w).sum(axis=(1, 2)) + model[1].bias.item()
+    s = 1 / (1 + np.exp(-z))
+    sigmoid_map = attribute(model, torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(sigmoid_map, (s * (1 - s))[:, None, None] * w, atol=1e-12)
+
+
+def test_saliency_matches_per_sequence_autograd_and_is_batch_independent():
+    model = build_model("cnn_deep", activation="exp")
+    model.train()
+    x = torch.from_numpy(np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (9, 200))]
+                         ).transpose(1, 2).contiguous()
+    maps = attribute(model, x.numpy(), batch_size=4)
+    assert isinstance(maps, np.ndarray) and maps.shape == (9, 4, 200)
+    assert model.training, "attribute must restore the model's mode"
+    model.eval()
+    for i in (0, 8):
+        xi = x[i:i + 1].clone().requires_grad_(True)
+        torch.sigmoid(model(xi))[0, 0].backward()
+        np.testing.assert_allclose(maps[i], xi.grad[0].numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(attribute(model, x.numpy(), batch_size=9), maps, rtol=1e-5, atol=1e-8)
+
+
+def test_attribute_rejects_bad_input():
+    model = build_model("cnn_shallow")
+    with pytest.raises(ValueError, match="method"):
+        attribute(model, np.zeros((1, 4, 200)), method="occlusion")
+    with pytest.raises(ValueError, match="shape"):
+        attribute(model, np.zeros((4, 200)))
 
 
 # --- captum equivalences -------------------------------------------------------------------------
@@ -339,75 +373,7 @@ def test_attribute_members_bad_inputs(ensemble):
     assert ensemble.training and all(p.requires_grad for p in ensemble.parameters())
 
 
-# --- references ----------------------------------------------------------------------------------
-
-def pair_counts(s: np.ndarray) -> np.ndarray:
-    """The A x A counts of adjacent letter pairs of one-hot sequences (..., A, L)."""
-    return np.einsum("...al,...bl->...ab", s[..., :-1], s[..., 1:])
-
-
-def test_dinuc_shuffle_keeps_dinucleotide_counts():
-    x = one_hot(40, seed=10, dtype=np.float32)
-    x[0, :, 50:120] = np.eye(4, dtype=np.float32)[:, [0] * 70]  # a long run of A
-    out = dinuc_shuffle(x, 6, torch.Generator().manual_seed(0))
-    assert out.shape == (40, 6, 4, 200) and out.dtype == np.float32
-    assert set(np.unique(out)) == {0.0, 1.0} and np.all(out.sum(axis=2) == 1), "one-hot"
-    np.testing.assert_array_equal(pair_counts(out), np.broadcast_to(pair_counts(x)[:, None], (40, 6, 4, 4)))
-    np.testing.assert_array_equal(out.sum(axis=3), np.broadcast_to(x.sum(axis=2)[:, None], (40, 6, 4)))
-    np.testing.assert_array_equal(out[..., 0], np.broadcast_to(x[:, None, :, 0], (40, 6, 4)))
-    np.testing.assert_array_equal(out[..., -1], np.broadcast_to(x[:, None, :, -1], (40, 6, 4)))
-    assert not np.any(np.all(out == x[:, None], axis=(2, 3))), "shuffles differ from the input"
-    assert not np.any(np.all(out[:, 0] == out[:, 1], axis=(1, 2))), "draws differ from each other"
-    again = dinuc_shuffle(torch.from_numpy(x), 6, torch.Generator().manual_seed(0))
-    assert isinstance(again, torch.Tensor)
-    np.testing.assert_array_equal(again.numpy(), out)
-    assert not np.array_equal(dinuc_shuffle(x, 6, torch.Generator().manual_seed(1)), out)
-
-
-def test_dinuc_shuffle_is_uniform_over_sequences_with_the_same_counts():
-    """ACADCACDA (over A, C, D) has exactly 15 rearrangements with its pair counts, first and last letter."""
-    x = np.eye(3)[[0, 1, 0, 2, 1, 0, 1, 2, 0]].T[None]
-    out = dinuc_shuffle(x, 3000, torch.Generator().manual_seed(2))[0].argmax(axis=1)
-    counts = Counter(map(tuple, out))
-    assert len(counts) == 15
-    assert min(counts.values()) > 140 and max(counts.values()) < 260  # expected 200 each, sd ~14
-
-
-def test_dinuc_shuffle_treats_other_columns_as_letters():
-    x = one_hot(3, length=50, seed=11)
-    x[:, :, 10:13] = 0.0  # N's
-    out = dinuc_shuffle(x, 4, torch.Generator().manual_seed(3))
-    assert np.all((out.sum(axis=2) == 0).sum(axis=2) == 3)
-    np.testing.assert_array_equal(out.sum(axis=3), np.broadcast_to(x.sum(axis=2)[:, None], (3, 4, 4)))
-
-
-def test_permute_positions_is_a_permutation_of_columns():
-    x = one_hot(4, length=30, seed=12)
-    x[:, 0] = np.arange(30)  # tag each column with its position
-    out = permute_positions(torch.from_numpy(x), 5, torch.Generator().manual_seed(0))
-    assert out.shape == (4, 5, 4, 30)
-    order = out[:, :, 0].long()
-    assert torch.equal(order.sort(dim=-1).values, torch.arange(30).expand(4, 5, 30))
-    torch.testing.assert_close(out, torch.from_numpy(x)[:, None].expand(4, 5, 4, 30).gather(
-        3, order[:, :, None].expand(4, 5, 4, 30)), rtol=0, atol=0)
-    assert not torch.equal(order[:, 0], order[:, 1]), "draws differ"
-    counts = one_hot(4, length=30, seed=12)
-    perm = permute_positions(counts, 3, torch.Generator().manual_seed(0))
-    assert isinstance(perm, np.ndarray)
-    np.testing.assert_array_equal(perm.sum(axis=3), np.broadcast_to(counts.sum(axis=2)[:, None], (4, 3, 4)))
-    np.testing.assert_array_equal(perm, permute_positions(counts, 3, torch.Generator().manual_seed(0)))
-
-
-# --- exact shortcuts: BatchNorm folding, the first layer once per sequence, streamed blocks -------------
-
-def test_fold_batchnorm_computes_the_eval_model(deep64):
-    folded = fold_batchnorm(deep64)
-    kinds = {type(m) for m in folded}
-    assert nn.BatchNorm1d not in kinds and nn.Dropout not in kinds
-    x = torch.from_numpy(one_hot(6, seed=20))
-    torch.testing.assert_close(folded(x), deep64.eval()(x), rtol=1e-12, atol=1e-12)
-    assert sum(isinstance(m, nn.BatchNorm1d) for m in deep64) == 5, "the model itself is left alone"
-
+# --- exact shortcuts: the first layer once per sequence, streamed blocks -------------
 
 def shallow_members(widths: list[int]) -> list[nn.Module]:
     """Float64 CNN-shallow members of different first-layer widths, non-trivial BatchNorm statistics."""
@@ -434,10 +400,10 @@ def test_first_layer_shortcut_equals_running_every_input_through_it(deep64, monk
     batch_size 7 splits sequences across passes."""
     x = torch.from_numpy(one_hot(5, seed=21))
     members = shallow_members([3, 6])
-    assert input_layer(fold_batchnorm(deep64)) is not None and input_layer(EnsembleCNN(members)) is not None
+    assert _input_layer(fold_batchnorm(deep64)) is not None and _input_layer(EnsembleCNN(members)) is not None
     fast = attribute(deep64, x, method, batch_size=7, **options)
     fast_members = attribute_members(members, x, method, batch_size=7, **options)
-    monkeypatch.setattr(attribution, "input_layer", lambda model, members=1: None)
+    monkeypatch.setattr(attribution, "_input_layer", lambda model, members=1: None)
     torch.testing.assert_close(fast, attribute(deep64, x, method, batch_size=7, **options), rtol=1e-10, atol=1e-14)
     torch.testing.assert_close(fast_members, attribute_members(members, x, method, batch_size=7, **options),
                                rtol=1e-10, atol=1e-14)

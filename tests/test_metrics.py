@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import (
     auc,
@@ -310,3 +311,9 @@ def test_classification_scores_match_sklearn(shape):
                    "aupr": pytest.approx(average_precision_score(y, p), abs=1e-15)}
     assert isinstance(out["auroc"], float) and isinstance(out["aupr"], float)
     assert 0.5 < out["auroc"] < 1.0
+
+
+def test_pearson_ignores_non_finite_rows_and_needs_three():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, np.nan, 5.0], "b": [2.0, 4.1, 6.0, 1.0, np.inf]})
+    assert metrics.pearson(frame, "a", "b") == pytest.approx(np.corrcoef([1, 2, 3], [2, 4.1, 6])[0, 1])
+    assert np.isnan(metrics.pearson(frame.iloc[:2], "a", "b"))

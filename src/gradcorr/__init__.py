@@ -6,8 +6,13 @@ The three calls most users need:
 - `correct(attr)`: remove the off-simplex component (subtract the per-position mean over A);
 - `simplex_angle(grad)`: the signed angle (degrees) between each position's gradient and the simplex.
 
-The imports are lazy, so that torch-free modules (gradcorr.download, used by the workflow's DAG code)
+The imports are lazy, so that torch-free modules (gradcorr.data.encode, used by the workflow's DAG code)
 import without torch.
+
+The package: a flat core of functions on arrays (`correction`, `attribution`, `baselines`, `metrics`,
+`angles`, `kld`, `ensemble_difference`); `models` (architectures, training, the vectorised ensemble,
+regularizers, Keras import); `data` (synthetic and ChIP-seq datasets, downloads, files); `studies` (one
+module per study, one function per workflow stage); `workflow` (config checks, runtime).
 """
 
 __all__ = ["attribute", "correct", "simplex_angle"]

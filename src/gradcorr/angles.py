@@ -6,8 +6,8 @@ map at once, so each model's maps are reduced by `model_angle_summary` to a fixe
 histogram counts and sums (plus small per-sequence arrays). Summaries of several models combine by
 adding (`combine_summaries`), which equals summarising the concatenated data, and the table
 numbers (pooled angle SD, percent of large angles) follow from the combined sums
-(`summary_table_row`). Ensemble maps for Fig. 10 are a running mean of the RAW maps
-(`ensemble_average`), whose angles differ from the mean of the single models' angles.
+(`summary_table_row`). The ensemble maps of Fig. 10 are the running mean of the RAW maps
+(`ensemble_difference.ensemble_average`), whose angles differ from the mean of the single models' angles.
 
 All arrays are (N, A, L) like PyTorch; angles are in degrees, in [-90, 90].
 """
@@ -15,16 +15,18 @@ All arrays are (N, A, L) like PyTorch; angles are in degrees, in [-90, 90].
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 
+from gradcorr._arrays import to_float64
 from gradcorr.correction import correct, simplex_angle
-from gradcorr.io import write_arrays
-from gradcorr.metrics import _labels, cosine_similarity, grad_times_input, information_content
+from gradcorr.metrics import cosine_similarity, grad_times_input, information_content, position_labels
+
+__all__ = ["ANGLE_EDGES", "THRESHOLDS", "angle_bin_table", "angle_histogram", "combine_summaries", "gti_scale",
+           "histogram_sd", "large_angle_percent", "large_angle_table", "model_angle_summary", "per_position_cosine",
+           "pooled_mean_sd", "representative_sequence", "summary_table_row"]
 
 ANGLE_EDGES = np.arange(-90.0, 91.0, 1.0)            # 180 one-degree bins
 IMPROVEMENT_EDGES = np.linspace(-1.0, 1.0, 201)      # 200 bins of 0.01; improvement lies in [-1, 1]
@@ -34,23 +36,27 @@ THRESHOLDS = (30.0, 45.0, 60.0)
 REGIONS = ("all", "ground_truth", "background")
 
 # How each summary key combines across models.
-EDGE_KEYS = ("angle_edges", "improvement_edges", "gti_edges", "thresholds")
-SUM_KEYS = (*(f"angle_{s}_{r}" for r in REGIONS for s in ("hist", "n", "sum", "sumsq")),
-            "improvement_hist", "gti_hist_raw", "gti_hist_corrected", "gti_outside", "n_models")
-MAX_KEYS = ("improvement_bound_excess",)
-CONCAT_KEYS = ("large_angle_percent", "sequence_cosine_improvement", "representative", "gti_scale")
-
-
-def _f64(a: Any) -> np.ndarray:
-    """float64 NumPy copy of an array or a torch tensor."""
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
+_EDGE_KEYS = ("angle_edges", "improvement_edges", "gti_edges", "thresholds")
+_SUM_KEYS = (*(f"angle_{s}_{r}" for r in REGIONS for s in ("hist", "n", "sum", "sumsq")),
+             "improvement_hist", "gti_hist_raw", "gti_hist_corrected", "gti_outside", "n_models")
+_MAX_KEYS = ("improvement_bound_excess",)
+_CONCAT_KEYS = ("large_angle_percent", "sequence_cosine_improvement", "representative", "gti_scale")
 
 
 def per_position_cosine(a: Any, b: Any) -> np.ndarray:
-    """Cosine between the A-vectors of `a` and `b` at each position, (N, L); NaN where either is zero."""
-    a, b = _f64(a), _f64(b)
+    """Cosine between the A-vectors of two maps at each position.
+
+    Parameters
+    ----------
+    a, b : array-like, shape (N, A, L)
+        Two maps (for example a raw map and the centred ground truth M - 1/A).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L)
+        Cosine per position; NaN where either vector is zero.
+    """
+    a, b = to_float64(a), to_float64(b)
     denom = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     out = np.full(denom.shape, np.nan)
     np.divide(np.sum(a * b, axis=1), denom, out=out, where=denom > 0)
@@ -58,12 +64,24 @@ def per_position_cosine(a: Any, b: Any) -> np.ndarray:
 
 
 def large_angle_percent(angles: Any, thresholds: Iterable[float] = THRESHOLDS) -> np.ndarray:
-    """Per sequence, percent of positions with |angle| > t for each threshold t, (N, len(thresholds)).
+    """Per sequence, the percentage of positions with |angle| above each threshold (Figs. 4a, 4b).
 
     Positions with a NaN angle (zero gradient vector) are left out of numerator and denominator; a
     sequence with no valid angle gets NaN.
+
+    Parameters
+    ----------
+    angles : array-like, shape (N, L)
+        Angles in degrees (`correction.simplex_angle`).
+    thresholds : iterable of float, default (30, 45, 60)
+        Thresholds T in degrees.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, T)
+        Percentages in [0, 100].
     """
-    ang = np.abs(_f64(angles))
+    ang = np.abs(to_float64(angles))
     valid = ~np.isnan(ang)
     n_valid = valid.sum(axis=1)
     out = np.full((ang.shape[0], len(tuple(thresholds))), np.nan)
@@ -74,21 +92,52 @@ def large_angle_percent(angles: Any, thresholds: Iterable[float] = THRESHOLDS) -
 
 
 def gti_scale(raw: Any, x: Any, percentile: float = GTI_PERCENTILE) -> float:
-    """A model's grad-times-input scale: the `percentile` of |grad-times-input| over all positions (1 if 0)."""
+    """A model's grad-times-input scale, so that models of different output scales share histogram bins.
+
+    Parameters
+    ----------
+    raw : array-like, shape (N, A, L)
+        Raw maps of one model.
+    x : array-like, shape (N, A, L)
+        One-hot sequences.
+    percentile : float, default 99.5
+        Percentile of |grad-times-input| over all positions.
+
+    Returns
+    -------
+    float
+        The percentile; 1 when it is 0 or not finite.
+    """
     scale = float(np.percentile(np.abs(grad_times_input(raw, x)), percentile))
     return scale if np.isfinite(scale) and scale > 0 else 1.0
 
 
 def representative_sequence(raw: Any, ground_truth: Any, threshold: float = 0.1) -> tuple[int, np.ndarray]:
-    """Row of the representative sequence and the per-sequence cosine improvement, (N,).
+    """The representative sequence of one model's maps (the logos of Fig. 3a / 6).
 
     Improvement = whole-map cosine to M - 1/A of the corrected map minus that of the raw map
     (`metrics.cosine_similarity`). Rule: among sequences with at least one ground-truth position
     (information > threshold; all sequences if none has one), sort improvements ascending (ties
     in row order) and take the element at position (n - 1) // 2, the lower median (the median
     itself when n is odd).
+
+    Parameters
+    ----------
+    raw : array-like, shape (N, A, L)
+        Raw maps of one model.
+    ground_truth : array-like, shape (N, A, L)
+        Ground-truth sequence models M.
+    threshold : float, default 0.1
+        Information (bits) above which a position is a ground-truth position.
+
+    Returns
+    -------
+    row : int
+        The representative sequence's row.
+    improvement : numpy.ndarray, shape (N,)
+        The cosine improvement of every sequence.
     """
-    raw, gt = _f64(raw), _f64(ground_truth)
+    raw, gt = to_float64(raw), to_float64(ground_truth)
     imp = cosine_similarity(correct(raw), gt) - cosine_similarity(raw, gt)
     eligible = np.flatnonzero((information_content(gt) > threshold).any(axis=1))
     if eligible.size == 0:
@@ -97,7 +146,7 @@ def representative_sequence(raw: Any, ground_truth: Any, threshold: float = 0.1)
     return int(order[(len(order) - 1) // 2]), imp
 
 
-def _hist2d(u: np.ndarray, v: np.ndarray, u_edges: np.ndarray, v_edges: np.ndarray) -> np.ndarray:
+def _hist2d_counts(u: np.ndarray, v: np.ndarray, u_edges: np.ndarray, v_edges: np.ndarray) -> np.ndarray:
     counts, _, _ = np.histogram2d(u, v, bins=[u_edges, v_edges])
     return counts.astype(np.int64)
 
@@ -107,34 +156,54 @@ def model_angle_summary(raw: Any, x: Any, ground_truth: Any, threshold: float = 
                         angle_edges: np.ndarray = ANGLE_EDGES,
                         improvement_edges: np.ndarray = IMPROVEMENT_EDGES,
                         thresholds: Iterable[float] = THRESHOLDS) -> dict[str, np.ndarray]:
-    """Fixed-size summary of one model's raw maps (N, A, L): everything Figs. 3, 4, 8, 10, 12 need.
+    """Fixed-size summary of one model's raw maps: everything Figs. 3, 4, 8, 10, 12 need.
 
     Angles are those of the RAW map (the corrected map's angle is 0 by construction). Regions:
     "all" positions, "ground_truth" (information of M > threshold) and "background" (information
-    at the sequence's minimum), as in `metrics._labels`; positions with a NaN angle are left out.
-    Keys (H = len(angle_edges) - 1, B = len(improvement_edges) - 1, G = len(gti_edges) - 1,
-    T = len(thresholds)):
+    at the sequence's minimum), as in `metrics.position_labels`; positions with a NaN angle are left out.
 
-    - angle_edges (H+1,), improvement_edges (B+1,), gti_edges (G+1,), thresholds (T,): the bins;
-    - angle_hist_<region> (H,) counts, angle_n_<region>, angle_sum_<region>, angle_sumsq_<region>
-      (scalars), so pooled means and SDs over models are exact;
-    - improvement_hist (H, B): (angle, improvement) at ground-truth positions, improvement =
-      cos(correct(raw)_i, (M - 1/A)_i) - cos(raw_i, (M - 1/A)_i), positions where either cosine is
-      undefined (corrected vector zero, angle +-90) left out;
-    - improvement_bound_excess (scalar): max of improvement - (1 - cos(angle)) over those positions
-      (-inf if none). M - 1/A lies in the plane, so raw . t = corrected . t and
-      |corrected| = |raw| cos(angle): improvement = cos(corrected, t) (1 - cos(angle)) <= 1 - cos(angle);
-    - gti_hist_raw, gti_hist_corrected (H, G): (angle, grad-times-input) at background positions,
-      for the raw and the corrected map; gti_outside (2,) counts points beyond gti_edges (raw,
-      corrected). By default grad-times-input is relative to the model's own scale (`gti_scale`,
-      kept in the summary), binned by RELATIVE_GTI_EDGES, so summaries of any models add: angles
-      and cosines do not change under a positive scale. Explicit `gti_edges` bin absolute values
-      (scale 1); summaries to be combined must then share them;
-    - large_angle_percent (N, T): per sequence, percent of positions with |angle| > t;
-    - sequence_cosine_improvement (N,) and representative (scalar row) from `representative_sequence`;
-    - n_models (scalar 1).
+    Parameters
+    ----------
+    raw : array-like, shape (N, A, L)
+        Raw maps of one model.
+    x : array-like, shape (N, A, L)
+        One-hot sequences.
+    ground_truth : array-like, shape (N, A, L)
+        Ground-truth sequence models M.
+    threshold : float, default 0.1
+        Information (bits) above which a position is a ground-truth position.
+    gti_edges : numpy.ndarray, shape (G + 1,), optional
+        Bins of absolute grad-times-input; by default relative to the model's scale (see below).
+    angle_edges : numpy.ndarray, shape (H + 1,), default 1-degree bins over [-90, 90]
+    improvement_edges : numpy.ndarray, shape (B + 1,), default 0.01 bins over [-1, 1]
+    thresholds : iterable of float, default (30, 45, 60)
+        The T thresholds of `large_angle_percent`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Keys:
+
+        - angle_edges (H+1,), improvement_edges (B+1,), gti_edges (G+1,), thresholds (T,): the bins;
+        - angle_hist_<region> (H,) counts, angle_n_<region>, angle_sum_<region>, angle_sumsq_<region>
+          (scalars), so pooled means and SDs over models are exact;
+        - improvement_hist (H, B): (angle, improvement) at ground-truth positions, improvement =
+          cos(correct(raw)_i, (M - 1/A)_i) - cos(raw_i, (M - 1/A)_i), positions where either cosine is
+          undefined (corrected vector zero, angle +-90) left out;
+        - improvement_bound_excess (scalar): max of improvement - (1 - cos(angle)) over those positions
+          (-inf if none). M - 1/A lies in the plane, so raw . t = corrected . t and
+          |corrected| = |raw| cos(angle): improvement = cos(corrected, t) (1 - cos(angle)) <= 1 - cos(angle);
+        - gti_hist_raw, gti_hist_corrected (H, G): (angle, grad-times-input) at background positions,
+          for the raw and the corrected map; gti_outside (2,) counts points beyond gti_edges (raw,
+          corrected). By default grad-times-input is relative to the model's own scale (`gti_scale`,
+          kept in the summary), binned by RELATIVE_GTI_EDGES, so summaries of any models add: angles
+          and cosines do not change under a positive scale. Explicit `gti_edges` bin absolute values
+          (scale 1); summaries to be combined must then share them;
+        - large_angle_percent (N, T): per sequence, percent of positions with |angle| > t;
+        - sequence_cosine_improvement (N,) and representative (scalar row) from `representative_sequence`;
+        - n_models (scalar 1).
     """
-    raw, x, gt = _f64(raw), _f64(x), _f64(ground_truth)
+    raw, x, gt = to_float64(raw), to_float64(x), to_float64(ground_truth)
     if not raw.shape == x.shape == gt.shape or raw.ndim != 3:
         raise ValueError(f"raw, x and ground_truth must share one (N, A, L) shape: "
                          f"{raw.shape}, {x.shape}, {gt.shape}")
@@ -149,7 +218,7 @@ def model_angle_summary(raw: Any, x: Any, ground_truth: Any, threshold: float = 
     angle = simplex_angle(raw)
     corrected = correct(raw)
     valid = ~np.isnan(angle)
-    pos, bg = _labels(information_content(gt), threshold, "background")
+    pos, bg = position_labels(information_content(gt), threshold, "background")
     masks = {"all": valid, "ground_truth": pos & valid, "background": bg & valid}
 
     out: dict[str, np.ndarray] = {"angle_edges": angle_edges, "improvement_edges": improvement_edges,
@@ -165,7 +234,7 @@ def model_angle_summary(raw: Any, x: Any, ground_truth: Any, threshold: float = 
     improvement = per_position_cosine(corrected, target) - per_position_cosine(raw, target)
     sel = masks["ground_truth"] & ~np.isnan(improvement)
     a, imp = angle[sel], improvement[sel]
-    out["improvement_hist"] = _hist2d(a, np.clip(imp, -1.0, 1.0), angle_edges, improvement_edges)
+    out["improvement_hist"] = _hist2d_counts(a, np.clip(imp, -1.0, 1.0), angle_edges, improvement_edges)
     excess = imp - (1.0 - np.cos(np.radians(a)))
     out["improvement_bound_excess"] = np.asarray(excess.max() if excess.size else -np.inf)
 
@@ -174,7 +243,7 @@ def model_angle_summary(raw: Any, x: Any, ground_truth: Any, threshold: float = 
     outside = []
     for name, attr in (("raw", raw), ("corrected", corrected)):
         g = grad_times_input(attr, x)[sel] / scale
-        out[f"gti_hist_{name}"] = _hist2d(a, g, angle_edges, gti_edges)
+        out[f"gti_hist_{name}"] = _hist2d_counts(a, g, angle_edges, gti_edges)
         outside.append(int(np.sum((g < gti_edges[0]) | (g > gti_edges[-1]))))
     out["gti_outside"] = np.asarray(outside, dtype=np.int64)
 
@@ -188,30 +257,46 @@ def model_angle_summary(raw: Any, x: Any, ground_truth: Any, threshold: float = 
 
 
 def combine_summaries(summaries: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Combine summaries (e.g. of all models of one type) one at a time: counts and sums add, the
-    bound excess takes the maximum, per-sequence arrays and representative rows concatenate in
-    input order. Bin edges must be equal in all inputs (ValueError otherwise). Accepts a generator,
-    so only one summary need be in memory; combined summaries can be combined again.
+    """Combine summaries (e.g. of all models of one type), as if their positions had been summarised together.
+
+    Counts and sums add, the bound excess takes the maximum, per-sequence arrays and representative
+    rows concatenate in input order. Summaries are read one at a time, so a generator keeps only one
+    in memory; combined summaries can be combined again.
+
+    Parameters
+    ----------
+    summaries : iterable of dict
+        Summaries of `model_angle_summary` (or combined ones), all with the same bin edges.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        A summary with the same keys.
+
+    Raises
+    ------
+    ValueError
+        For a dict that is not a summary, summaries with different bin edges, or none at all.
     """
     out: dict[str, np.ndarray] | None = None
     for s in summaries:
-        keys = set(EDGE_KEYS + SUM_KEYS + MAX_KEYS + CONCAT_KEYS)
+        keys = set(_EDGE_KEYS + _SUM_KEYS + _MAX_KEYS + _CONCAT_KEYS)
         if set(s) != keys:
             raise ValueError(f"not an angle summary: missing {sorted(keys - set(s))}, "
                              f"unexpected {sorted(set(s) - keys)}")
         if out is None:
-            out = {k: np.atleast_1d(np.asarray(s[k])) if k in CONCAT_KEYS else np.asarray(s[k]).copy()
+            out = {k: np.atleast_1d(np.asarray(s[k])) if k in _CONCAT_KEYS else np.asarray(s[k]).copy()
                    for k in keys}
             continue
-        for k in EDGE_KEYS:
+        for k in _EDGE_KEYS:
             if not np.array_equal(out[k], s[k]):
                 raise ValueError(f"summaries with different {k} cannot be combined; "
                                  "pass one set of bin edges to every model_angle_summary call")
-        for k in SUM_KEYS:
+        for k in _SUM_KEYS:
             out[k] = out[k] + s[k]
-        for k in MAX_KEYS:
+        for k in _MAX_KEYS:
             out[k] = np.maximum(out[k], s[k])
-        for k in CONCAT_KEYS:
+        for k in _CONCAT_KEYS:
             out[k] = np.concatenate([out[k], np.atleast_1d(s[k])])
     if out is None:
         raise ValueError("no summaries to combine")
@@ -219,7 +304,19 @@ def combine_summaries(summaries: Iterable[dict[str, np.ndarray]]) -> dict[str, n
 
 
 def pooled_mean_sd(summary: dict[str, np.ndarray], region: str) -> tuple[float, float]:
-    """Mean and population SD (ddof 0, as np.nanstd) of the angle in `region`, from count and sums."""
+    """Mean and population SD (ddof 0, as np.nanstd) of the angle in a region, from its count and sums.
+
+    Parameters
+    ----------
+    summary : dict
+        A (combined) summary.
+    region : {"all", "ground_truth", "background"}
+
+    Returns
+    -------
+    mean, sd : float
+        In degrees; NaN when the region holds no position.
+    """
     n = float(summary[f"angle_n_{region}"])
     if n == 0:
         return float("nan"), float("nan")
@@ -228,11 +325,20 @@ def pooled_mean_sd(summary: dict[str, np.ndarray], region: str) -> tuple[float, 
 
 
 def summary_table_row(combined: dict[str, np.ndarray]) -> dict[str, float]:
-    """One table row from a (combined) summary.
+    """One row of the angle summary table from a (combined) summary.
 
-    angle_mean_<region> / angle_sd_<region> for all, ground-truth and background positions (pooled
-    over every position of every model), percent_above_<t>: mean over sequences (of all models) of
-    the percent of positions with |angle| > t, improvement_bound_excess, and the counts.
+    Parameters
+    ----------
+    combined : dict
+        A (combined) summary.
+
+    Returns
+    -------
+    dict of str to float
+        angle_mean_<region> and angle_sd_<region> for all, ground-truth and background positions
+        (pooled over every position of every model), n_positions_<region>, percent_above_<t> (mean
+        over the sequences of all models of the percentage of positions with |angle| > t),
+        improvement_bound_excess, n_models and n_sequences.
     """
     row: dict[str, float] = {"n_models": int(combined["n_models"]),
                              "n_sequences": int(combined["large_angle_percent"].shape[0])}
@@ -249,53 +355,47 @@ def summary_table_row(combined: dict[str, np.ndarray]) -> dict[str, float]:
     return row
 
 
-def ensemble_average(maps: Iterable[Any]) -> np.ndarray:
-    """Mean of raw maps over models, reading one map at a time (float64 running sum, then divide).
-
-    For Fig. 10 the ensemble's angles are those of this AVERAGE RAW MAP, not an average of angles:
-    off-simplex components that disagree between models cancel in the average.
-    """
-    total, k = None, 0
-    for m in maps:
-        m = _f64(m)
-        if total is None:
-            total = m.copy()
-        elif m.shape != total.shape:
-            raise ValueError(f"maps differ in shape: {m.shape} vs {total.shape}")
-        else:
-            total += m
-        k += 1
-    if total is None:
-        raise ValueError("no maps to average")
-    return total / k
-
-
 def angle_histogram(attr: Any, edges: np.ndarray = ANGLE_EDGES, mask: np.ndarray | None = None) -> np.ndarray:
-    """Counts of the angle of `attr` at every position (or where `mask`, (N, L)), NaN angles left out."""
-    angle = simplex_angle(_f64(attr))
+    """Histogram of the angle of a map at every position, NaN angles left out.
+
+    Parameters
+    ----------
+    attr : array-like, shape (N, A, L)
+        Raw maps (or an ensemble average of them).
+    edges : numpy.ndarray, shape (H + 1,), default 1-degree bins over [-90, 90]
+    mask : numpy.ndarray of bool, shape (N, L), optional
+        Only these positions.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (H,)
+        Counts per bin.
+    """
+    angle = simplex_angle(to_float64(attr))
     keep = ~np.isnan(angle) if mask is None else (~np.isnan(angle) & mask)
     return np.histogram(angle[keep], bins=edges)[0].astype(np.int64)
 
 
-def write_summary(path: str | Path, summary: dict[str, np.ndarray], attrs: dict[str, Any] | None = None) -> None:
-    """Write a summary to HDF5 (atomic, deterministic), `attrs` (model, method, ...) at the root."""
-    write_arrays(path, summary, attrs)
+def histogram_sd(hist: np.ndarray, edges: np.ndarray = ANGLE_EDGES) -> float:
+    """SD of the angle from its histogram, taking each count at its bin's centre.
 
+    Parameters
+    ----------
+    hist : numpy.ndarray, shape (H,)
+        Counts per bin (`angle_histogram`).
+    edges : numpy.ndarray, shape (H + 1,), default 1-degree bins over [-90, 90]
 
-def read_summary(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a summary written by `write_summary` (scalars come back as 0-d arrays)."""
-    with h5py.File(path, "r") as f:
-        return {k: np.asarray(f[k][()]) for k in f.keys()}
-
-
-def read_attributions(path: str | Path, method: str | None = None) -> dict[str, Any]:
-    """index, x, ground_truth and the raw map ("raw") of an attribution file, and its root attrs
-    ("attrs"); `method` defaults to the file's `method` attribute."""
-    with h5py.File(path, "r") as f:
-        attrs = dict(f.attrs)
-        key = method or str(attrs["method"])
-        return {"index": f["index"][()], "x": f["x"][()], "ground_truth": f["ground_truth"][()],
-                "raw": f[key][()], "attrs": attrs}
+    Returns
+    -------
+    float
+        The population SD in degrees; NaN for an empty histogram.
+    """
+    hist = np.asarray(hist, dtype=np.float64)
+    if hist.sum() == 0:
+        return float("nan")
+    weights, centres = hist / hist.sum(), _centers(edges)
+    mean = (weights * centres).sum()
+    return float(np.sqrt((weights * (centres - mean) ** 2).sum()))
 
 
 def _centers(edges: np.ndarray) -> np.ndarray:
@@ -313,9 +413,18 @@ def _row_mean(hist2d: np.ndarray, edges: np.ndarray, absolute: bool = False) -> 
 def angle_bin_table(combined: dict[str, np.ndarray]) -> pd.DataFrame:
     """The numbers behind Fig. 3c-d / 8 for one (combined) summary, one row per angle bin.
 
-    Densities (per degree) of the angle at ground-truth and background positions; the mean cosine
-    improvement at ground-truth positions with its bound 1 - cos(angle) at the bin centre; the mean
-    |grad-times-input| at background positions before and after correction (bin-centre estimates).
+    Parameters
+    ----------
+    combined : dict
+        A (combined) summary.
+
+    Returns
+    -------
+    pandas.DataFrame, H rows
+        Per bin: its edges; counts and densities (per degree) of the angle at ground-truth and
+        background positions; the mean cosine improvement at ground-truth positions with its bound
+        1 - cos(angle) at the bin centre; the mean |grad-times-input| at background positions before
+        and after correction (bin-centre estimates).
     """
     edges = combined["angle_edges"]
     widths = np.diff(edges)
@@ -332,7 +441,18 @@ def angle_bin_table(combined: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def large_angle_table(summary: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The numbers behind Fig. 4a / 12: per sequence, percent of positions above each threshold."""
+    """The numbers behind Fig. 4a / 12.
+
+    Parameters
+    ----------
+    summary : dict
+        A (combined) summary.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per sequence
+        Its row in the summary and the percentage of positions above each threshold.
+    """
     pct = summary["large_angle_percent"]
     columns = {f"percent_above_{t:g}": pct[:, j] for j, t in enumerate(summary["thresholds"])}
     return pd.DataFrame({"row": np.arange(len(pct)), **columns})

@@ -9,7 +9,7 @@ most `batch_size`. Maps stay gradient-like (one score per letter and position, n
 input - baseline) and uncorrected; apply `gradcorr.correct` to remove the off-simplex component.
 
 Two exact shortcuts make the engine fast. BatchNorm is folded into the layer before it and dropout
-dropped (`models.fold_batchnorm`, on a copy). And when the first layer is a convolution f(u) = W*u + b,
+dropped (`models.architectures.fold_batchnorm`, on a copy). And when the first layer is a convolution f(u) = W*u + b,
 the methods with many inputs per sequence never run it on u_ik: since u_ik is linear in the sequence
 and its draws, f(u_ik) is the same combination of W*x_i and W*(draws) plus b, so W runs once per
 sequence and draw; and since sum_k w_k W^T g_ik = W^T (sum_k w_k g_ik), the gradient goes back through
@@ -35,8 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradcorr.models import fold_batchnorm
-from gradcorr.references import dinuc_shuffle, permute_positions
+from gradcorr.baselines import dinuc_shuffle, permute_positions
+from gradcorr.models.architectures import fold_batchnorm
+
+__all__ = ["METHODS", "OPTIONS", "OUTPUTS", "REFERENCES", "RULES", "Plan", "attribute", "attribute_members",
+           "iter_attribute_members", "path_rule", "random_draws"]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ class Plan:
     draws_are_inputs: bool = False
 
 
-def input_gradient(score: Score, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def _input_gradient(score: Score, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """d score / d x for a batch, one backward pass (scores of different inputs are independent); with
     `weights` (one per input), the gradients of the weighted scores."""
     x = x.detach().requires_grad_(True)
@@ -90,7 +93,7 @@ def input_gradient(score: Score, x: torch.Tensor, weights: torch.Tensor | None =
     return grad
 
 
-def scorer(model: nn.Module, output: str = "sigmoid", target: int = 0) -> Score:
+def _scorer(model: nn.Module, output: str = "sigmoid", target: int = 0) -> Score:
     """The scalar per sequence that attributions explain: the sigmoid output (published) or the logit."""
     if output not in OUTPUTS:
         raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
@@ -102,7 +105,7 @@ def scorer(model: nn.Module, output: str = "sigmoid", target: int = 0) -> Score:
     return score
 
 
-def member_scorer(model: nn.Module, output: str = "sigmoid") -> Score:
+def _member_scorer(model: nn.Module, output: str = "sigmoid") -> Score:
     """The sum of an ensemble's scores over its members: column k of the logits (M, members) is member
     k's and depends only on member k's block of channels, so the gradient of the sum w.r.t. that
     block is member k's gradient."""
@@ -120,37 +123,37 @@ def member_scorer(model: nn.Module, output: str = "sigmoid") -> Score:
 # Methods
 
 
-def saliency_plan(x: torch.Tensor) -> Plan:
+def _saliency_plan(x: torch.Tensor) -> Plan:
     """Saliency: the input gradient of the sequence itself (one input per sequence, so a chunk's
     inputs are its sequences, in order: no copy)."""
     return Plan(torch.ones(1, dtype=torch.float64), lambda xs, _, k: xs)
 
 
-def smoothgrad_plan(x: torch.Tensor, n_samples: int, noise_sd: float) -> Plan:
+def _smoothgrad_plan(x: torch.Tensor, n_samples: int, noise_sd: float) -> Plan:
     """SmoothGrad: mean saliency over copies x + N(0, noise_sd^2), noise on every entry."""
 
     def draw(i0: int, i1: int, generator: torch.Generator) -> torch.Tensor:
-        return gaussian_noise((i1 - i0, n_samples, *x.shape[1:]), noise_sd, generator, x.dtype)
+        return _gaussian_noise((i1 - i0, n_samples, *x.shape[1:]), noise_sd, generator, x.dtype)
 
     return Plan(torch.full((n_samples,), 1 / n_samples, dtype=torch.float64), lambda xs, noise, k: xs + noise, draw,
                 lambda k: k)
 
 
-def integrated_gradients_plan(x: torch.Tensor, steps: int, rule: str,
-                              reference: str | np.ndarray | torch.Tensor) -> Plan:
+def _integrated_gradients_plan(x: torch.Tensor, steps: int, rule: str,
+                               reference: str | np.ndarray | torch.Tensor) -> Plan:
     """Integrated gradients: weighted mean gradient on the straight path reference -> x."""
-    return path_plan(steps, rule, reference_draw(x, reference, 1), 1)
+    return _path_plan(steps, rule, _reference_draw(x, reference, 1), 1)
 
 
-def expected_gradients_plan(x: torch.Tensor, n_references: int, steps: int, rule: str, reference: str) -> Plan:
+def _expected_gradients_plan(x: torch.Tensor, n_references: int, steps: int, rule: str, reference: str) -> Plan:
     """Expected gradients: integrated gradients averaged over `n_references` random references."""
     if not isinstance(reference, str) or reference not in RANDOM_REFERENCES:
         raise ValueError(f"expected_gradients needs random references: reference must be one of "
                          f"{RANDOM_REFERENCES}; got {reference!r}")
-    return path_plan(steps, rule, reference_draw(x, reference, n_references), n_references)
+    return _path_plan(steps, rule, _reference_draw(x, reference, n_references), n_references)
 
 
-def path_plan(steps: int, rule: str, draw: Draw, n_references: int) -> Plan:
+def _path_plan(steps: int, rule: str, draw: Draw, n_references: int) -> Plan:
     """Inputs b_r + alpha_s (x - b_r) for the R = n_references references of `draw` and the rule's
     points alpha_s; input k is (r, s) = divmod(k, steps), weighted w_s / R."""
     alphas, weights = path_rule(steps, rule)
@@ -169,6 +172,16 @@ def path_rule(steps: int, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
     trapezoid weighs the points 1/(n-1), halved at both ends, so its weights sum to 1 (a true
     trapezoid rule on n points, and completeness holds); captum uses 1/n there, so its trapezoid
     weights sum to (n-1)/n and its map is ours times (n-1)/n.
+
+    Parameters
+    ----------
+    steps : int
+        Points n.
+    rule : {"riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"}
+
+    Returns
+    -------
+    alphas, weights : torch.Tensor, each shape (steps,), float64
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
@@ -187,7 +200,7 @@ def path_rule(steps: int, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
     return alphas, weights
 
 
-def reference_draw(x: torch.Tensor, reference: str | np.ndarray | torch.Tensor, n: int) -> Draw:
+def _reference_draw(x: torch.Tensor, reference: str | np.ndarray | torch.Tensor, n: int) -> Draw:
     """Draw of n references (i1 - i0, n, A, L) per sequence: random permutations of the positions,
     dinucleotide shuffles, zeros, uniform 1/A, or an explicit array broadcastable to x."""
     if not isinstance(reference, str):
@@ -207,16 +220,16 @@ def reference_draw(x: torch.Tensor, reference: str | np.ndarray | torch.Tensor, 
     raise ValueError(f"unknown reference {reference!r}; choose one of {REFERENCES} or pass an array")
 
 
-def gaussian_noise(shape: tuple[int, ...], sd: float, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+def _gaussian_noise(shape: tuple[int, ...], sd: float, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
     """N(0, sd^2) noise, drawn in float32 whatever `dtype` so that a float64 call sees the same draws."""
     return torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype) * sd
 
 
 METHODS: dict[str, Callable[..., Plan]] = {
-    "saliency": saliency_plan,
-    "integrated_gradients": integrated_gradients_plan,
-    "smoothgrad": smoothgrad_plan,
-    "expected_gradients": expected_gradients_plan,
+    "saliency": _saliency_plan,
+    "integrated_gradients": _integrated_gradients_plan,
+    "smoothgrad": _smoothgrad_plan,
+    "expected_gradients": _expected_gradients_plan,
 }
 
 
@@ -224,7 +237,7 @@ METHODS: dict[str, Callable[..., Plan]] = {
 # Engine
 
 
-class DrawStream:
+class _DrawStream:
     """Per-sequence draws of a plan, made DRAW_BLOCK sequences at a time, in order, from one
     generator seeded with `seed`.
 
@@ -255,7 +268,7 @@ class DrawStream:
 
 
 @dataclass(frozen=True)
-class InputLayer:
+class _InputLayer:
     """A model's first layer, a convolution f(u) = W*u + b (stride 1, symmetric padding), and the rest.
 
     For an ensemble of K members the rows k*F:(k+1)*F of W (K*F, A, w) are member k's filters: `hidden`
@@ -278,9 +291,9 @@ class InputLayer:
         return torch.nn.grad.conv1d_input(size, self.weight, g, padding=self.padding, groups=self.members)
 
 
-def input_layer(model: nn.Module, members: int = 1) -> InputLayer | None:
+def _input_layer(model: nn.Module, members: int = 1) -> _InputLayer | None:
     """The first convolution of an `nn.Sequential` model, or of an ensemble module with `input_conv()` and
-    `forward(x, start)` (`ensemble_engine.EnsembleCNN`); None when there is none to split off."""
+    `forward(x, start)` (`models.ensemble.EnsembleCNN`); None when there is none to split off."""
     if hasattr(model, "input_conv"):
         found = model.input_conv()
         if found is None:
@@ -307,12 +320,12 @@ def input_layer(model: nn.Module, members: int = 1) -> InputLayer | None:
         padding = 0
     elif isinstance(padding, tuple):
         padding = padding[0]
-    return InputLayer(weight, bias, int(padding), members, rest)
+    return _InputLayer(weight, bias, int(padding), members, rest)
 
 
-def iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
-              members: int = 1, layer: InputLayer | None = None,
-              block: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+def _iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
+               members: int = 1, layer: _InputLayer | None = None,
+               block: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
     """(i0, i1, maps of sequences i0..i1-1 (i1 - i0, members, A, L)) for blocks of `block` sequences (all
     in one block by default): sum_k w_k grad(u_ik). The inputs go through the model in chunks of at
     most max(1, batch_size // members) (a chunk spans many sequences, or part of one, never two blocks).
@@ -324,7 +337,7 @@ def iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: 
     """
     n_seq, k_per = len(x), len(plan.weights)
     chunk = max(1, batch_size // members)
-    draws = DrawStream(plan.draw, n_seq, seed) if plan.draw is not None else None
+    draws = _DrawStream(plan.draw, n_seq, seed) if plan.draw is not None else None
     weights = plan.weights.to(device)
     shape = x.shape[1:]
     block = block or max(n_seq, 1)
@@ -341,10 +354,10 @@ def iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: 
             w = weights[k].to(x.dtype) if k_per > 1 else None
             if layer is None:
                 u = _mix(plan, xs, extra, row, k, k_per)
-                grads = input_gradient(score, u.repeat(1, members, 1) if members > 1 else u, w)
+                grads = _input_gradient(score, u.repeat(1, members, 1) if members > 1 else u, w)
             else:
-                grads = input_gradient(score, _mix(plan, xs, extra, row, k, k_per, layer), w)
-            sums = sequence_sums(grads, start - i0 * k_per, k_per)
+                grads = _input_gradient(score, _mix(plan, xs, extra, row, k, k_per, layer), w)
+            sums = _sequence_sums(grads, start - i0 * k_per, k_per)
             if layer is not None:
                 sums = layer.input_grad(sums, shape[-1])
             total[i0 - b0:i1 - b0] += sums.view(len(sums), members, *shape)
@@ -352,7 +365,7 @@ def iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: 
 
 
 def _mix(plan: Plan, xs: torch.Tensor, extra: torch.Tensor | None, row: torch.Tensor, k: torch.Tensor, k_per: int,
-         layer: InputLayer | None = None) -> torch.Tensor:
+         layer: _InputLayer | None = None) -> torch.Tensor:
     """The chunk's model inputs (`row`, `k`) from its sequences and their draws; with `layer`, their images
     under the first layer, which runs once per sequence and per draw in use."""
     drawn = None
@@ -369,14 +382,14 @@ def _mix(plan: Plan, xs: torch.Tensor, extra: torch.Tensor | None, row: torch.Te
     return plan.mix(hx if k_per == 1 else hx.index_select(0, row), drawn, k)
 
 
-def run_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
-             members: int = 1, layer: InputLayer | None = None) -> torch.Tensor:
-    """All blocks of `iter_plan` in one tensor, (N, members, A, L)."""
-    blocks = [maps for _, _, maps in iter_plan(score, x, plan, seed, batch_size, device, members, layer)]
+def _run_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
+              members: int = 1, layer: _InputLayer | None = None) -> torch.Tensor:
+    """All blocks of `_iter_plan` in one tensor, (N, members, A, L)."""
+    blocks = [maps for _, _, maps in _iter_plan(score, x, plan, seed, batch_size, device, members, layer)]
     return torch.cat(blocks) if blocks else torch.zeros((0, members, *x.shape[1:]), dtype=x.dtype, device=device)
 
 
-def sequence_sums(values: torch.Tensor, offset: int, k_per: int) -> torch.Tensor:
+def _sequence_sums(values: torch.Tensor, offset: int, k_per: int) -> torch.Tensor:
     """Per-sequence sums of a chunk's rows, which are inputs offset, offset+1, ... of consecutive
     sequences with k_per inputs each: a partial first sequence, whole ones, a partial last one."""
     if k_per == 1:
@@ -393,7 +406,7 @@ def sequence_sums(values: torch.Tensor, offset: int, k_per: int) -> torch.Tensor
 
 
 @contextmanager
-def inference_setup(model: nn.Module) -> Iterator[torch.device]:
+def _inference_setup(model: nn.Module) -> Iterator[torch.device]:
     """Eval mode and parameters that require no gradient while attributing (autograd then records
     nothing for weights); both restored afterwards. Yields the device of the model's parameters.
     A model already in eval mode throughout is left alone (model.train/eval walk every module)."""
@@ -414,7 +427,7 @@ def inference_setup(model: nn.Module) -> Iterator[torch.device]:
             model.train(was_training)
 
 
-def check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+def _check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """The method's options with defaults filled in; ValueError names unknown options and bad values."""
     defaults = OPTIONS[method]
     unknown = sorted(set(options) - set(defaults))
@@ -443,9 +456,10 @@ def _check_int(name: str, value: Any, minimum: int | None) -> None:
 def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "saliency", *,
               output: str = "sigmoid", target: int = 0, batch_size: int = 256,
               **options: Any) -> np.ndarray | torch.Tensor:
-    """Raw, gradient-like attribution map of `model` for inputs `x` of shape (N, A, L), uncorrected.
+    """Raw, gradient-like attribution maps of a model, uncorrected.
 
     Methods and their options (defaults: the paper's):
+
     - "saliency": d score / d x.
     - "integrated_gradients": steps=20, rule="riemann_trapezoid" (or riemann_left, riemann_right,
       riemann_middle; points as captum's), reference="permute" (a random permutation of the
@@ -455,7 +469,6 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     - "smoothgrad": n_samples=25, noise_sd=0.1, seed=0. Mean saliency over x + N(0, noise_sd^2).
     - "expected_gradients": n_references=10, steps=20, rule="riemann_trapezoid",
       reference="permute" (or "dinuc"), seed=0. Integrated gradients averaged over the references.
-    The score is the sigmoid output (published) or the logit (`output`) of column `target`.
 
     Memory: `batch_size` bounds memory. It is the most model inputs (sequences x steps, noise
     samples or references) in one forward/backward pass: the inputs of many sequences share a
@@ -465,34 +478,73 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
 
     The model is evaluated in eval mode on the device that holds its parameters, with parameters that
     require no gradient (only input gradients are needed); its mode and flags are restored. An
-    `nn.Sequential` runs as a BatchNorm-folded copy (`models.fold_batchnorm`), and its first
+    `nn.Sequential` runs as a BatchNorm-folded copy (`models.architectures.fold_batchnorm`), and its first
     convolution once per sequence and draw (see the module docstring); both are exact up to float
-    rounding. Returns the same kind as `x`: a NumPy array (float32) or a tensor on x's device.
+    rounding.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Takes (M, A, L) and returns logits (M, outputs).
+    x : numpy.ndarray or torch.Tensor, shape (N, A, L)
+        Inputs, one-hot or not.
+    method : {"saliency", "integrated_gradients", "smoothgrad", "expected_gradients"}, default "saliency"
+    output : {"sigmoid", "logit"}, default "sigmoid"
+        The score explained: the sigmoid of the logit (published), or the logit.
+    target : int, default 0
+        The output column explained.
+    batch_size : int, default 256
+        The most model inputs in one forward/backward pass.
+    **options
+        The method's options, above; unknown ones raise ValueError.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (N, A, L)
+        The same kind as `x`: a NumPy array (float32), or a tensor on x's device.
     """
-    x_t, plan, seed = prepare(x, method, options, batch_size)
+    x_t, plan, seed = _prepare(x, method, options, batch_size)
     model = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
-    with inference_setup(model) as device:
-        layer = input_layer(model) if len(plan.weights) > 1 else None
-        score = scorer(layer.rest if layer is not None else model, output, target)
-        out = run_plan(score, x_t, plan, seed, batch_size, device, layer=layer)[:, 0].to(x_t.device)
+    with _inference_setup(model) as device:
+        layer = _input_layer(model) if len(plan.weights) > 1 else None
+        score = _scorer(layer.rest if layer is not None else model, output, target)
+        out = _run_plan(score, x_t, plan, seed, batch_size, device, layer=layer)[:, 0].to(x_t.device)
     return out if isinstance(x, torch.Tensor) else out.numpy()
 
 
 def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
                       method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
                       batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
-    """Raw maps (N, members, A, L) of every member of an ensemble, in one batched pass per chunk.
+    """Raw maps of every member of an ensemble, in one batched pass per chunk.
 
-    `model` is a list of models of one architecture (`gradcorr.models`; they are stacked into an
-    `ensemble_engine.EnsembleCNN` after BatchNorm folding, on the first one's device), or one module
-    holding `members` models: it takes inputs (M, members*A, L), member k reading channels
-    k*A:(k+1)*A, and returns logits (M, members), column k depending only on member k. The result is
-    what `attribute` gives for each member alone with the same method, options and seed: the draws
-    (noise, references) are made once on x (N, A, L), each model input reaches every member, and the
-    gradient of the summed scores splits into the members' gradients. `batch_size` counts
-    member-inputs: a pass holds at most max(1, batch_size // members) inputs. Methods, options,
-    output, kinds and dtypes as in `attribute`. The whole result is held in memory; use
-    `iter_attribute_members` to stream it.
+    The result is what `attribute` gives for each member alone with the same method, options and
+    seed: the draws (noise, references) are made once on x, each model input reaches every member,
+    and the gradient of the summed scores splits into the members' gradients. The whole result is
+    held in memory; use `iter_attribute_members` to stream it.
+
+    Parameters
+    ----------
+    model : sequence of torch.nn.Sequential, or torch.nn.Module
+        Models of one architecture (`gradcorr.models.architectures`; they are stacked into a
+        `models.ensemble.EnsembleCNN` after BatchNorm folding, on the first one's device); or one
+        module holding `members` models: it takes inputs (M, members*A, L), member k reading
+        channels k*A:(k+1)*A, and returns logits (M, members), column k depending only on member k.
+    x : numpy.ndarray or torch.Tensor, shape (N, A, L)
+        Inputs, one member's channels.
+    method : str, default "saliency"
+        As in `attribute`.
+    members : int, optional
+        The number of members of a single module (read from a list of models).
+    output : {"sigmoid", "logit"}, default "sigmoid"
+    batch_size : int, default 256
+        Counts member-inputs: a pass holds at most max(1, batch_size // members) inputs.
+    **options
+        The method's options, as in `attribute`.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (N, members, A, L)
+        The same kind and dtype as `attribute` returns.
     """
     blocks = [maps for _, _, maps in iter_attribute_members(model, x, method, members=members, output=output,
                                                              batch_size=batch_size, **options)]
@@ -509,13 +561,28 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
                            method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
                            batch_size: int = 256, block: int | None = None,
                            **options: Any) -> Iterator[tuple[int, int, np.ndarray | torch.Tensor]]:
-    """`attribute_members` in blocks: (i0, i1, maps of sequences i0..i1-1, (i1 - i0, members, A, L)) for
-    consecutive blocks of `block` sequences (default STREAM_BLOCK). Memory is bounded by the block and
-    batch_size, not by N; the maps are the same as `attribute_members`' (the draws do not depend on the blocks)."""
+    """`attribute_members` in blocks of sequences, for streaming the maps to disk.
+
+    Memory is bounded by the block and batch_size, not by N; the maps are the same as
+    `attribute_members`' (the draws do not depend on the blocks).
+
+    Parameters
+    ----------
+    model, x, method, members, output, batch_size, **options
+        As in `attribute_members`.
+    block : int, optional
+        Sequences per block (default STREAM_BLOCK).
+
+    Yields
+    ------
+    i0, i1 : int
+        The block's first and past-the-last sequence.
+    maps : numpy.ndarray or torch.Tensor, shape (i1 - i0, members, A, L)
+    """
     block = STREAM_BLOCK if block is None else block
     _check_int("block", block, 1)
     if not isinstance(model, nn.Module):
-        from gradcorr.ensemble_engine import inference_ensemble  # the engine imports training; keep this light
+        from gradcorr.models.ensemble import inference_ensemble  # the engine imports training; keep this light
 
         if members is not None and members != len(model):
             raise ValueError(f"members={members} but {len(model)} models were given")
@@ -524,12 +591,12 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
     elif isinstance(model, nn.Sequential):
         model = fold_batchnorm(model)
     _check_int("members", members, 1)
-    x_t, plan, seed = prepare(x, method, options, batch_size)
-    with inference_setup(model) as device:
+    x_t, plan, seed = _prepare(x, method, options, batch_size)
+    with _inference_setup(model) as device:
         _check_ensemble(model, members, x_t, device)
-        layer = input_layer(model, members) if len(plan.weights) > 1 else None
-        score = member_scorer(layer.rest if layer is not None else model, output)
-        for i0, i1, maps in iter_plan(score, x_t, plan, seed, batch_size, device, members, layer, block):
+        layer = _input_layer(model, members) if len(plan.weights) > 1 else None
+        score = _member_scorer(layer.rest if layer is not None else model, output)
+        for i0, i1, maps in _iter_plan(score, x_t, plan, seed, batch_size, device, members, layer, block):
             maps = maps.to(x_t.device)
             yield i0, i1, maps if isinstance(x, torch.Tensor) else maps.numpy()
 
@@ -548,12 +615,12 @@ def _check_ensemble(model: nn.Module, members: int, x: torch.Tensor, device: tor
                          f"got {tuple(logits.shape)[1:]} per input")
 
 
-def prepare(x: np.ndarray | torch.Tensor, method: str, options: dict[str, Any],
-            batch_size: int) -> tuple[torch.Tensor, Plan, int]:
+def _prepare(x: np.ndarray | torch.Tensor, method: str, options: dict[str, Any],
+             batch_size: int) -> tuple[torch.Tensor, Plan, int]:
     """Checked inputs of an attribution: x as a detached tensor (NumPy -> float32), the method's plan and seed."""
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; choose one of {sorted(METHODS)}")
-    opts = check_options(method, options)
+    opts = _check_options(method, options)
     _check_int("batch_size", batch_size, 1)
     x_t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
     if x_t.ndim != 3:
@@ -563,7 +630,20 @@ def prepare(x: np.ndarray | torch.Tensor, method: str, options: dict[str, Any],
 
 
 def random_draws(x: np.ndarray | torch.Tensor, method: str, **options: Any) -> torch.Tensor | None:
-    """The random draws `attribute` makes for x with these options: SmoothGrad's noise (N, n_samples,
-    A, L) or the references (N, R, A, L) of a path method; None for saliency. For inspection and tests."""
-    x_t, plan, seed = prepare(x, method, options, 1)
-    return None if plan.draw is None else DrawStream(plan.draw, len(x_t), seed).rows(0, len(x_t))
+    """The random draws `attribute` makes for x with these options, for inspection and tests.
+
+    Parameters
+    ----------
+    x : numpy.ndarray or torch.Tensor, shape (N, A, L)
+    method : str
+    **options
+        As in `attribute`.
+
+    Returns
+    -------
+    torch.Tensor or None
+        SmoothGrad's noise (N, n_samples, A, L) or the references (N, R, A, L) of a path method;
+        None for saliency.
+    """
+    x_t, plan, seed = _prepare(x, method, options, 1)
+    return None if plan.draw is None else _DrawStream(plan.draw, len(x_t), seed).rows(0, len(x_t))

@@ -18,6 +18,8 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+__all__ = ["correct", "simplex_angle"]
+
 Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 
@@ -30,6 +32,18 @@ def correct(attr: Array, axis: int = 1) -> Array:
     """Remove the off-simplex component: subtract the per-position mean over the alphabet axis.
 
     Works for any alphabet size (4 for DNA, 20 for protein). The result sums to zero over `axis`.
+
+    Parameters
+    ----------
+    attr : numpy.ndarray or torch.Tensor, shape (N, A, L)
+        Attribution maps (any gradient-like map, raw), alphabet on `axis`.
+    axis : int, default 1
+        The alphabet axis; 0 for a single map of shape (A, L).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (N, A, L)
+        The corrected maps, of the same kind as `attr`, summing to zero over `axis` at each position.
     """
     if _is_tensor(attr):
         return attr - attr.mean(dim=axis, keepdim=True)
@@ -43,6 +57,18 @@ def simplex_angle(grad: Array, axis: int = 1) -> Array:
     angle = arcsin(sum_a g_a / (sqrt(A) * ||g||_2)), in [-90, 90]: 0 for a vector in the plane,
     +/-90 for a multiple of (1, ..., 1). A zero vector has no direction, so its angle is NaN: leave
     such positions out of statistics rather than counting them as 0.
+
+    Parameters
+    ----------
+    grad : numpy.ndarray or torch.Tensor, shape (N, A, L)
+        Raw gradients (or gradient-like maps), alphabet on `axis`.
+    axis : int, default 1
+        The alphabet axis; 0 for a single map of shape (A, L).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (N, L)
+        The angle of each position in degrees, of the same kind as `grad`; NaN where the gradient is 0.
     """
     if _is_tensor(grad):
         torch = sys.modules["torch"]

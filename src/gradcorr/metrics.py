@@ -18,41 +18,76 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gradcorr._arrays import to_float64
+
+__all__ = ["attribution_snr", "classification_scores", "cosine_similarity", "grad_times_input", "information_content",
+           "interpretability_auc", "interpretability_scores", "pearson", "position_labels"]
+
 Negatives = Literal["background", "rest"]
 
 
-def _np(a: Any) -> np.ndarray:
-    """NumPy float64 view of an array or a (possibly grad-tracking, possibly GPU) torch tensor."""
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
-
-
 def information_content(model: Any, eps: float = 1e-10) -> np.ndarray:
-    """Information (bits) of each position of the sequence model, (N, L).
+    """Information (bits) of each position of the sequence model.
 
     I = log2(A) + sum_a M log2(M + eps), A read from the array: log2(A) for a one-hot column and
     ~0 for a uniform (background) column. `eps` (1e-10, as in the published code) keeps log2 finite
     at M = 0; it leaves background columns at about 6e-10 bits rather than exactly 0.
+
+    Parameters
+    ----------
+    model : array-like, shape (N, A, L)
+        Ground-truth sequence models M, each column a probability vector.
+    eps : float, default 1e-10
+        Added inside the logarithm.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L)
+        Information content in bits.
     """
-    m = _np(model)
+    m = to_float64(model)
     return np.log2(m.shape[1]) + np.sum(m * np.log2(m + eps), axis=1)
 
 
 def grad_times_input(attr: Any, x: Any) -> np.ndarray:
-    """One score per position, (N, L): sum over the alphabet of attr * x (the observed letter's score)."""
-    return np.sum(_np(attr) * _np(x), axis=1)
+    """One score per position: the sum over the alphabet of attr * x (the observed letter's score).
+
+    Parameters
+    ----------
+    attr : array-like, shape (N, A, L)
+        Attribution maps.
+    x : array-like, shape (N, A, L)
+        One-hot sequences.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L)
+        Grad-times-input scores.
+    """
+    return np.sum(to_float64(attr) * to_float64(x), axis=1)
 
 
 def cosine_similarity(attr: Any, model: Any) -> np.ndarray:
-    """Per-sequence cosine between the whole flattened map and flattened (M - 1/A), shape (N,).
+    """Per-sequence cosine between the whole flattened map and flattened (M - 1/A).
 
     Subtracting 1/A zeroes the background, so only motif positions contribute to the target vector.
     A sequence whose map or centred model is all zero has no direction: its cosine is defined as 0
     (not NaN), so it counts as "no agreement" in means.
+
+    Parameters
+    ----------
+    attr : array-like, shape (N, A, L)
+        Attribution maps (raw or corrected).
+    model : array-like, shape (N, A, L)
+        Ground-truth sequence models M.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        Cosine similarity per sequence, in [-1, 1].
     """
-    a = _np(attr)
-    m = _np(model)
+    a = to_float64(attr)
+    m = to_float64(model)
     n = a.shape[0]
     a = a.reshape(n, -1)
     t = (m - 1.0 / m.shape[1]).reshape(n, -1)
@@ -63,8 +98,25 @@ def cosine_similarity(attr: Any, model: Any) -> np.ndarray:
     return out
 
 
-def _labels(info: np.ndarray, threshold: float, negatives: Negatives) -> tuple[np.ndarray, np.ndarray]:
-    """Positive and negative position masks, (N, L) each, from the information content."""
+def position_labels(info: np.ndarray, threshold: float = 0.1,
+                    negatives: Negatives = "background") -> tuple[np.ndarray, np.ndarray]:
+    """Motif (positive) and background (negative) positions of sequences, from the information content.
+
+    Parameters
+    ----------
+    info : numpy.ndarray, shape (N, L)
+        Information content of the ground truth (`information_content`).
+    threshold : float, default 0.1
+        Positions with more information (bits) are positives.
+    negatives : {"background", "rest"}, default "background"
+        "background": positions at the sequence's minimum information (I ~ 0), so low-information
+        motif positions (0 < I <= threshold) are neither class (the paper, tfomics). "rest": every
+        position that is not positive (the authors' helper.py).
+
+    Returns
+    -------
+    positives, negatives : numpy.ndarray of bool, each shape (N, L)
+    """
     pos = info > threshold
     if negatives == "background":
         # Background = positions at the sequence's minimum information (I ~ 0). Low-information motif
@@ -145,9 +197,27 @@ def interpretability_auc(
 
     A sequence with no positive or no negative position gets NaN for both.
     Vectorised over sequences: 500 x 200 takes milliseconds.
+
+    Parameters
+    ----------
+    attr : array-like, shape (N, A, L)
+        Attribution maps (raw or corrected).
+    x : array-like, shape (N, A, L)
+        One-hot sequences.
+    model : array-like, shape (N, A, L)
+        Ground-truth sequence models M.
+    threshold : float, default 0.1
+        Information (bits) above which a position is a motif position.
+    negatives : {"background", "rest"}, default "background"
+        Which positions are negatives (`position_labels`).
+
+    Returns
+    -------
+    auroc, aupr : numpy.ndarray, each shape (N,)
+        Per-sequence areas; NaN for a sequence without positives or negatives.
     """
     scores = grad_times_input(attr, x)
-    pos, neg = _labels(information_content(model), threshold, negatives)
+    pos, neg = position_labels(information_content(model), threshold, negatives)
     return _curves_auc(scores, pos, neg)
 
 
@@ -165,9 +235,19 @@ def interpretability_scores(
     threshold: float = 0.1,
     negatives: Negatives = "background",
 ) -> dict[str, float]:
-    """Mean over sequences of cosine, AUROC and AUPR: {"cosine", "auroc", "aupr"}.
+    """Mean over sequences of cosine similarity, AUROC and AUPR of maps against the ground truth.
 
     NaN per-sequence values (sequences without positives or negatives) are left out of the means.
+
+    Parameters
+    ----------
+    attr, x, model, threshold, negatives
+        As in `interpretability_auc`.
+
+    Returns
+    -------
+    dict
+        {"cosine": float, "auroc": float, "aupr": float}.
     """
     auroc, aupr = interpretability_auc(attr, x, model, threshold, negatives)
     cos = cosine_similarity(attr, model)
@@ -175,14 +255,24 @@ def interpretability_scores(
 
 
 def classification_scores(y_true: Any, y_score: Any) -> dict[str, float]:
-    """Test-set AUROC (`roc_auc_score`) and AUPR (`average_precision_score`) of the model's predictions.
+    """Test-set AUROC (`roc_auc_score`) and AUPR (`average_precision_score`) of a model's predictions.
 
-    `y_true` and `y_score` may be (N,) or (N, 1).
+    Parameters
+    ----------
+    y_true : array-like, shape (N,) or (N, 1)
+        Binary labels.
+    y_score : array-like, shape (N,) or (N, 1)
+        Predicted probabilities or scores.
+
+    Returns
+    -------
+    dict
+        {"auroc": float, "aupr": float}.
     """
     from sklearn.metrics import average_precision_score, roc_auc_score  # a second of import, paid where used
 
-    yt = _np(y_true).ravel()
-    ys = _np(y_score).ravel()
+    yt = to_float64(y_true).ravel()
+    ys = to_float64(y_score).ravel()
     return {"auroc": float(roc_auc_score(yt, ys)), "aupr": float(average_precision_score(yt, ys))}
 
 
@@ -193,17 +283,35 @@ def attribution_snr(
     threshold: float = 0.1,
     top_k: int = 10,
 ) -> np.ndarray:
-    """Attribution signal-to-noise ratio per sequence, (N,) (consistency paper, crajesh6/acme).
+    """Attribution signal-to-noise ratio per sequence (consistency paper, crajesh6/acme).
 
     signal = mean grad-times-input at positions with I > threshold; noise = mean of the `top_k`
     largest positive grad-times-input scores at background positions (I at the sequence's minimum),
     and 0 when there are fewer than `top_k` such positive scores; SNR = signal / noise. NaN (no motif
     position) and +-inf (zero noise) are mapped to 0, as the published analysis counts them.
+
+    Parameters
+    ----------
+    attr : array-like, shape (N, A, L)
+        Attribution maps (the published analysis uses raw maps).
+    x : array-like, shape (N, A, L)
+        One-hot sequences.
+    model : array-like, shape (N, A, L)
+        Ground-truth sequence models M.
+    threshold : float, default 0.1
+        Information (bits) above which a position is a motif position.
+    top_k : int, default 10
+        Background scores averaged into the noise.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        SNR per sequence (0 where undefined).
     """
     if top_k < 1:
         raise ValueError("top_k must be at least 1")
     scores = grad_times_input(attr, x)
-    pos, bg = _labels(information_content(model), threshold, "background")
+    pos, bg = position_labels(information_content(model), threshold, "background")
     n_sig = pos.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         signal = np.where(pos, scores, 0.0).sum(axis=1) / n_sig
@@ -222,8 +330,20 @@ def attribution_snr(
 
 
 def pearson(table: Any, a: str, b: str) -> float:
-    """Pearson r of columns `a` and `b` of a DataFrame over rows where both are finite; NaN with fewer
-    than 3 such rows or a constant column."""
+    """Pearson r of two columns of a table over the rows where both are finite.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or mapping of columns
+        The table.
+    a, b : str
+        Column names.
+
+    Returns
+    -------
+    float
+        Pearson r; NaN with fewer than 3 such rows or a constant column.
+    """
     x, y = np.asarray(table[a], dtype=float), np.asarray(table[b], dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 3 or x[ok].std() == 0 or y[ok].std() == 0:

@@ -1,0 +1,122 @@
+# Cluster resources of the heavy jobs (training, attribution), scaled with the config: memory with the
+# sequences a job holds and the models it runs at once, runtime with its work. The rates are upper
+# bounds measured on a 2-core CPU (README, Performance); a GPU needs less time. A retried job asks for
+# attempt x the memory. The slurm profile adds the GPU and CPUs; site values (partition, account) are
+# the user's. The training and attribution rules name these functions as their resources; they read the
+# study's names (defined in its rules file) when Snakemake calls them.
+
+import math
+
+MB_BASE = 1000  # Python, torch and the job's own arrays
+MB_PER_MODEL = 60  # one model's activations, gradients and optimizer state, training or attribution
+S_PER_MODEL_SEQUENCE_EPOCH = 7e-4  # training, CNN-deep on one CPU core (400 s for 3 x 15 x 14,000)
+S_PER_MODEL_INPUT = 3e-4  # attribution, CNN-deep on one CPU core, per model input (a step, draw or reference)
+
+
+def dataset_mb(n_sequences, length):
+    """One-hot float32 sequences in memory."""
+    return n_sequences * 4 * length * 4 / 2**20
+
+
+def job_mem_mb(n_sequences, length, models, attempt=1):
+    return attempt * math.ceil(MB_BASE + 3 * dataset_mb(n_sequences, length) + MB_PER_MODEL * models)
+
+
+def train_runtime(n_sequences, models, epochs, slowdown=1.0):
+    """Minutes for `models` trained on the train split (0.7 of n_sequences) for at most `epochs`."""
+    return 10 + math.ceil(slowdown * models * epochs * 0.7 * n_sequences * S_PER_MODEL_SEQUENCE_EPOCH / 60)
+
+
+def attribution_inputs(method):
+    """Model inputs per sequence of an attribution method at the config's settings (the option names of
+    gradcorr.attribution.OPTIONS, restated: that module imports torch, which the DAG process does not)."""
+    options = config["attribution"].get(method, {})
+    return {
+        "saliency": 1,
+        "integrated_gradients": options.get("steps", 1) + 1,
+        "smoothgrad": options.get("n_samples", 1),
+        "expected_gradients": options.get("n_references", 1) * (options.get("steps", 1) + 1),
+    }[method]
+
+
+def attribution_runtime(n_sequences, models, method):
+    return 10 + math.ceil(n_sequences * models * attribution_inputs(method) * S_PER_MODEL_INPUT / 60)
+
+
+def models_at_once(n_models):
+    """Models a job holds at once: the engine trains in groups of engine_group."""
+    return min(n_models, config["engine_group"]) if VECTORIZED else 1
+
+
+# Synthetic study
+
+
+def synthetic_train_mem_mb(wildcards, attempt):
+    n_models = models_at_once(len(trial_ids(wildcards)))
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, n_models, attempt)
+
+
+def synthetic_train_runtime(wildcards):
+    return train_runtime(SYNTHETIC_SEQUENCES, len(trial_ids(wildcards)), config["training"]["max_epochs"])
+
+
+def synthetic_attribution_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, len(trial_ids(wildcards)), attempt)
+
+
+def synthetic_attribution_runtime(wildcards):
+    n_sequences = config["evaluation"]["n_positive"]
+    return attribution_runtime(n_sequences, len(trial_ids(wildcards)), wildcards.method)
+
+
+# In vivo study
+
+
+def invivo_sequences(input):
+    """A TF dataset's sequences, from its file's size (it is built by the run, so unknown before)."""
+    return input.size_mb * 2**20 / (16 * INVIVO_CONFIG["width"])
+
+
+def invivo_train_mem_mb(wildcards, input, attempt):
+    n_models = models_at_once(len(member_ids(wildcards)))
+    return job_mem_mb(invivo_sequences(input), INVIVO_CONFIG["width"], n_models, attempt)
+
+
+def invivo_train_runtime(wildcards, input):
+    epochs = config["training"]["max_epochs"]
+    return train_runtime(invivo_sequences(input), len(member_ids(wildcards)), epochs)
+
+
+def invivo_attribution_mem_mb(wildcards, input, attempt):
+    n_models = len(member_ids(wildcards))
+    return job_mem_mb(invivo_sequences(input), INVIVO_CONFIG["width"], n_models, attempt)
+
+
+def invivo_attribution_runtime(wildcards, input):
+    return attribution_runtime(invivo_sequences(input) / 2, len(member_ids(wildcards)), "saliency")
+
+
+# Consistency study
+
+
+def consistency_train_mem_mb(wildcards, attempt):
+    n_models = models_at_once(len(combo_trial_ids(wildcards)))
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, n_models, attempt)
+
+
+def consistency_train_runtime(wildcards):
+    """Adversarial training runs PGD on most batches: about 16 times a clean epoch (consistency demo)."""
+    regularizer = CONSISTENCY_GRID[wildcards.combo]["regularizer"]
+    slowdown = 16 if regularizer == "adversarial" else 2 if regularizer != "none" else 1
+    epochs = CONSISTENCY_TRAINING["max_epochs"]
+    return train_runtime(SYNTHETIC_SEQUENCES, len(combo_trial_ids(wildcards)), epochs, slowdown)
+
+
+def consistency_attribution_mem_mb(wildcards, attempt):
+    n_models = len(combo_trial_ids(wildcards))
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, n_models, attempt)
+
+
+def consistency_attribution_runtime(wildcards):
+    n_sequences = CONSISTENCY_CONFIG["n_positive"]
+    return attribution_runtime(n_sequences, len(combo_trial_ids(wildcards)), wildcards.method)

@@ -1,0 +1,13 @@
+"""Snakemake adapter: fetch a genome FASTA and index it for pyfaidx."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")
+
+from gradcorr.data.download import fetch_genome  # noqa: E402
+from gradcorr.workflow.runtime import setup_logging  # noqa: E402
+
+setup_logging(snakemake.log[0])
+fetch_genome(
+    snakemake.params.url, snakemake.output.fasta, allowed_hosts=snakemake.params.allowed_hosts,
+    retries=snakemake.params.retries,
+)

@@ -1,0 +1,179 @@
+"""The models, in PyTorch: CNN-shallow and CNN-deep of the gradient-correction paper (Appendix A), the
+consistency paper's CNN (its Appendix B), and the BatchNorm-folded inference copy attribution runs on.
+
+Matches the authors' Keras model zoo: padding "same", BatchNorm before every activation with Keras'
+defaults (epsilon 1e-3, momentum 0.99), dropout after each activation and before pooling, He-normal
+kernels on hidden layers, a Glorot-uniform linear output. The model returns logits (N, 1); apply a
+sigmoid for the published output. Flattening follows Keras' (length, channels) order so that Keras
+weights can be loaded one to one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+ARCHITECTURES = ("cnn_shallow", "cnn_deep", "cnn_consistency")
+ACTIVATIONS = ("relu", "exp")
+KERAS_BN_EPS = 1e-3
+KERAS_BN_MOMENTUM = 0.01  # PyTorch momentum = 1 - Keras momentum (0.99)
+
+
+class Exp(nn.Module):
+    """Exponential activation of the first layer (Koo & Ploenzke 2021)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
+
+
+def _activation(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU()
+    if name == "exp":
+        return Exp()
+    raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}")
+
+
+def _conv_block(c_in: int, c_out: int, width: int, activation: str, dropout: float, pool: int) -> list[nn.Module]:
+    layers: list[nn.Module] = [
+        nn.Conv1d(c_in, c_out, width, padding="same"),
+        nn.BatchNorm1d(c_out, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM),
+        _activation(activation),
+        nn.Dropout(dropout),
+    ]
+    if pool > 1:
+        layers.append(nn.MaxPool1d(pool))
+    return layers
+
+
+class KerasFlatten(nn.Module):
+    """Flatten (N, C, L) in Keras' (L, C) order."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2).flatten(1)
+
+
+def _head(n_features: int, hidden: int = 96) -> list[nn.Module]:
+    return [
+        KerasFlatten(),
+        nn.Linear(n_features, hidden),
+        nn.BatchNorm1d(hidden, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(hidden, 1),
+    ]
+
+
+def cnn_shallow(activation: str = "relu", n_filters: int = 24, kernel_size: int = 19,
+                input_length: int = 200, alphabet: int = 4) -> nn.Sequential:
+    """CNN-shallow: conv (first-layer activation), pool 50; conv 48x3, pool 2; dense 96; dense 1."""
+    length = input_length // 50 // 2
+    model = nn.Sequential(
+        *_conv_block(alphabet, n_filters, kernel_size, activation, 0.1, 50),
+        *_conv_block(n_filters, 48, 3, "relu", 0.2, 2),
+        *_head(48 * length),
+    )
+    return _init_keras(model)
+
+
+def cnn_deep(activation: str = "relu", n_filters: int = 24, kernel_size: int = 19,
+             input_length: int = 200, alphabet: int = 4) -> nn.Sequential:
+    """CNN-deep: conv (first-layer activation); conv 32x7 pool 4; conv 48x7 pool 4; conv 64x3 pool 3;
+    dense 96; dense 1."""
+    length = input_length // 4 // 4 // 3
+    model = nn.Sequential(
+        *_conv_block(alphabet, n_filters, kernel_size, activation, 0.1, 1),
+        *_conv_block(n_filters, 32, 7, "relu", 0.2, 4),
+        *_conv_block(32, 48, 7, "relu", 0.3, 4),
+        *_conv_block(48, 64, 3, "relu", 0.4, 3),
+        *_head(64 * length),
+    )
+    return _init_keras(model)
+
+
+def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: float = 0.1, width: int = 1,
+                    n_filters: int = 24, kernel_size: int = 19, input_length: int = 200,
+                    alphabet: int = 4) -> nn.Sequential:
+    """The consistency paper's CNN (Majdandzic, Rajesh & Koo, Appendix B): conv 24k x 19 (first-layer
+    activation); conv 32k x 7, pool 4; conv 48k x 5, pool 4; conv 64k x 5, pool 4; dense 96k; dense 1.
+    BatchNorm before every hidden activation when `batchnorm`; dropout `dropout` after each
+    convolution (before pooling in the second block, after it in the third and fourth, as listed
+    there) and 0.5 after the dense layer; k = `width`."""
+    def block(c_in: int, c_out: int, size: int, act: str, pool: int, pool_first: bool) -> list[nn.Module]:
+        layers: list[nn.Module] = [nn.Conv1d(c_in, c_out, size, padding="same")]
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(c_out, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))
+        layers.append(_activation(act))
+        tail: list[nn.Module] = [nn.Dropout(dropout)] + ([nn.MaxPool1d(pool)] if pool > 1 else [])
+        return layers + (tail[::-1] if pool_first else tail)
+
+    length = input_length // 4 // 4 // 4
+    head: list[nn.Module] = [KerasFlatten(), nn.Linear(64 * width * length, 96 * width)]
+    if batchnorm:
+        head.append(nn.BatchNorm1d(96 * width, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))
+    head += [nn.ReLU(), nn.Dropout(0.5), nn.Linear(96 * width, 1)]
+    model = nn.Sequential(
+        *block(alphabet, n_filters * width, kernel_size, activation, 1, False),
+        *block(n_filters * width, 32 * width, 7, "relu", 4, False),
+        *block(32 * width, 48 * width, 5, "relu", 4, True),
+        *block(48 * width, 64 * width, 5, "relu", 4, True),
+        *head,
+    )
+    return _init_keras(model)
+
+
+def _he_normal_(weight: torch.Tensor) -> None:
+    """Keras 2 he_normal: truncated normal at 2 sd, sd = sqrt(2 / fan_in)."""
+    fan_in = weight[0].numel()
+    std = math.sqrt(2.0 / fan_in)
+    nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+
+
+def _init_keras(model: nn.Sequential) -> nn.Sequential:
+    """He-normal hidden kernels, Glorot-uniform output kernel, zero biases (Keras defaults)."""
+    layers = [m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))]
+    for layer in layers[:-1]:
+        _he_normal_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    nn.init.xavier_uniform_(layers[-1].weight)
+    nn.init.zeros_(layers[-1].bias)
+    return model
+
+
+def build_model(arch: str, **kwargs: Any) -> nn.Sequential:
+    """Build an architecture by name with its keyword arguments (activation, n_filters, ...)."""
+    builders = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep, "cnn_consistency": cnn_consistency}
+    if arch not in builders:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
+    return builders[arch](**kwargs)
+
+
+def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
+    """An inference copy of `model`: every BatchNorm1d that directly follows a Conv1d or Linear is folded
+    into that layer's weight and bias (its running statistics and affine parameters), and Dropout is
+    dropped. The copy computes `model.eval()`'s function up to float rounding with fewer passes over the
+    activations; it is for prediction and attribution, not training. Other layers are copied as they are."""
+    layers: list[nn.Module] = []
+    for layer in copy.deepcopy(model):
+        if isinstance(layer, nn.Dropout):
+            continue
+        previous = layers[-1] if layers else None
+        if (isinstance(layer, nn.BatchNorm1d) and layer.track_running_stats and layer.affine
+                and isinstance(previous, (nn.Conv1d, nn.Linear)) and previous.bias is not None):
+            with torch.no_grad():
+                scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+                previous.weight.mul_(scale.view(-1, *([1] * (previous.weight.dim() - 1))))
+                previous.bias.copy_((previous.bias - layer.running_mean) * scale + layer.bias)
+            continue
+        layers.append(layer)
+    return nn.Sequential(*layers).eval()
+
+
+def l2_penalty(model: nn.Module) -> torch.Tensor:
+    """Sum of squared hidden-layer kernels, the published L2 term (output layer and BatchNorm excluded)."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    return torch.stack([layer.weight.square().sum() for layer in layers[:-1]]).sum()

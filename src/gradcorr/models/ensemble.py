@@ -1,0 +1,376 @@
+"""Train K members of one architecture together, as one vectorised model, each as if trained alone.
+
+Small CNNs leave a machine mostly idle: a batch of 100 sequences is too little work per kernel call.
+`EnsembleCNN` stacks K `nn.Sequential` members of the same layer sequence (gradcorr.models.architectures): every
+weight gets a leading member axis, convolutions run as one grouped convolution (member k reads
+channels k*C:(k+1)*C), dense layers as one batched matmul, BatchNorm per channel (so per member).
+Members may differ in width (the ChIP-seq ensembles' first-layer filters 12..30): tensors are padded
+to the widest member with zeros, and the padded entries are masked out of every update, so each
+member computes exactly what it computes alone.
+
+`train_ensemble` runs the published protocol for every member at once: its own data order and
+dropout masks (generators seeded by its own seed, drawn as `training.train` draws them), its own
+BatchNorm statistics, Adam moments, plateau learning rate and early stopping (a stopped member's
+updates are masked and its best epoch is restored). The result equals training each member alone
+with `training.train` up to float rounding (tested), and members come back as ordinary models.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradcorr.models.architectures import Exp, KerasFlatten, fold_batchnorm
+from gradcorr.models.training import KerasSchedule, NonFiniteLossError, TrainConfig, validation_auroc
+
+log = logging.getLogger(__name__)
+
+SAME_ACROSS_MEMBERS = ("max_epochs", "batch_size", "learning_rate", "lr_factor", "lr_patience", "lr_min_delta",
+                       "min_lr", "early_stopping_patience", "l2")
+
+
+def _padded(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack tensors of equal rank along a new first axis, zero-padded to the largest shape; and the mask of
+    real entries (1.0) as opposed to padding (0.0)."""
+    shape = [max(t.shape[d] for t in tensors) for d in range(tensors[0].dim())]
+    out = torch.zeros((len(tensors), *shape), dtype=tensors[0].dtype)
+    mask = torch.zeros_like(out)
+    for k, t in enumerate(tensors):
+        region = (k, *(slice(0, n) for n in t.shape))
+        out[region] = t.detach()
+        mask[region] = 1.0
+    return out, mask
+
+
+class EnsembleCNN(nn.Module):
+    """K members of one CNN as one module: input (B, K*A, L), member k reading channels k*A:(k+1)*A;
+    output logits (B, K), column k depending only on member k."""
+
+    def __init__(self, members: Sequence[nn.Sequential]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        kinds = [[type(m) for m in member] for member in members]
+        if any(k != kinds[0] for k in kinds):
+            raise ValueError("ensemble members must share one layer sequence (the same architecture)")
+        self.members = len(members)
+        self.layers: list[tuple[str, dict]] = []
+        self.generators: list[torch.Generator] | None = None  # per-member dropout generators (training)
+        widths = [0] * len(members)  # each member's real width at the current layer (from the last conv/dense)
+        for i, layers in enumerate(zip(*members)):
+            first = layers[0]
+            name = f"l{i}"
+            if isinstance(first, nn.Conv1d):
+                widths = [m.out_channels for m in layers]
+                self._stack(name, layers, ("weight", "bias"))
+                self.layers.append(("conv", {"name": name, "padding": first.padding}))
+            elif isinstance(first, nn.Linear):
+                widths = [m.out_features for m in layers]
+                self._stack(name, layers, ("weight", "bias"))
+                self.layers.append(("linear", {"name": name}))
+            elif isinstance(first, nn.BatchNorm1d):
+                self._stack(name, layers, ("weight", "bias"))
+                mean, _ = _padded([m.running_mean for m in layers])
+                var, _ = _padded([m.running_var for m in layers])
+                var[var == 0] = 1.0  # padded channels: any positive variance; they are masked
+                self.register_buffer(f"{name}_running_mean", mean)
+                self.register_buffer(f"{name}_running_var", var)
+                widths = [m.num_features for m in layers]
+                self.layers.append(("bn", {"name": name, "eps": first.eps, "momentum": first.momentum}))
+            elif isinstance(first, nn.ReLU):
+                self.layers.append(("relu", {}))
+            elif isinstance(first, Exp):
+                self.layers.append(("exp", {}))
+            elif isinstance(first, nn.Dropout):
+                self.layers.append(("dropout", {"p": first.p, "widths": widths}))
+            elif isinstance(first, nn.MaxPool1d):
+                self.layers.append(("pool", {"kernel": first.kernel_size}))
+            elif isinstance(first, KerasFlatten):
+                self.layers.append(("flatten", {}))
+            else:
+                raise ValueError(f"layer {i} ({type(first).__name__}) cannot be stacked into an ensemble")
+
+    def _stack(self, name: str, layers: Sequence[nn.Module], params: Sequence[str]) -> None:
+        for p in params:
+            value, mask = _padded([getattr(m, p) for m in layers])
+            self.register_parameter(f"{name}_{p}", nn.Parameter(value))
+            self.register_buffer(f"{name}_{p}_mask", mask)
+
+    def param(self, name: str) -> torch.Tensor:
+        return getattr(self, name)
+
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Logits (B, K) of input (B, K*A, L); or, with `start`, of the output of layers[:start] (a conv
+        block's output: dense layers are not entry points)."""
+        k = self.members
+        h, dense = x, False
+        for kind, spec in self.layers[start:]:
+            if kind == "conv":
+                w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
+                h = F.conv1d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=spec["padding"], groups=k)
+            elif kind == "bn":
+                name = spec["name"]
+                flat = h.reshape(h.shape[0], -1) if dense else h  # dense (B, K, F) -> (B, K*F) channels
+                flat = F.batch_norm(flat, self.param(f"{name}_running_mean").view(-1),
+                                    self.param(f"{name}_running_var").view(-1),
+                                    self.param(f"{name}_weight").reshape(-1), self.param(f"{name}_bias").reshape(-1),
+                                    self.training, spec["momentum"], spec["eps"])
+                h = flat.reshape(h.shape)
+            elif kind == "relu":
+                h = F.relu(h)
+            elif kind == "exp":
+                h = torch.exp(h)
+            elif kind == "dropout":
+                h = self._dropout(h, spec["p"], spec["widths"], dense)
+            elif kind == "pool":
+                h = F.max_pool1d(h, spec["kernel"])
+            elif kind == "flatten":  # (B, K*C, L) -> (B, K, L*C), Keras' (length, channels) order per member
+                h = h.reshape(h.shape[0], k, -1, h.shape[-1]).transpose(2, 3).reshape(h.shape[0], k, -1)
+                dense = True
+            elif kind == "linear":
+                w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
+                h = torch.einsum("bki,koi->bko", h, w) + b
+        return h.reshape(h.shape[0], k)
+
+    def input_conv(self) -> tuple[torch.Tensor, torch.Tensor, int | str | tuple[int, ...]] | None:
+        """(weight (K*F, A, w), bias (K*F,), padding) of the first layer when it is a convolution: member k's
+        filters in rows k*F:(k+1)*F; as a grouped convolution (groups=K) of the tiled input it is layer 0."""
+        kind, spec = self.layers[0]
+        if kind != "conv":
+            return None
+        w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
+        return w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec["padding"]
+
+    def _dropout(self, h: torch.Tensor, p: float, widths: list[int], dense: bool) -> torch.Tensor:
+        """Dropout with member k's mask drawn from member k's generator over its `widths[k]` real channels, in
+        the order and shape `nn.Dropout` draws it for the member alone (so masks equal those of single training
+        on the CPU)."""
+        if not self.training or p == 0:
+            return h
+        if self.generators is None:
+            return F.dropout(h, p, True)
+        per = h if dense else h.reshape(h.shape[0], self.members, -1, h.shape[-1])  # (B, K, F) or (B, K, C, L)
+        noise = torch.zeros(per.shape, dtype=h.dtype, device=h.device)
+        for m, g in enumerate(self.generators):
+            shape = (per.shape[0], widths[m], *per.shape[3:])
+            noise[:, m, : widths[m]] = torch.empty(shape, dtype=h.dtype, device=h.device).bernoulli_(1 - p, generator=g)
+        return (per * noise.div_(1 - p)).reshape(h.shape)
+
+    def grad_masks(self) -> dict[str, torch.Tensor]:
+        """Parameter name -> mask of its real (unpadded) entries."""
+        return {name: getattr(self, f"{name}_mask") for name, _ in self.named_parameters()}
+
+    def member_state(self, k: int, template: nn.Sequential) -> dict[str, torch.Tensor]:
+        """Member k's weights and BatchNorm statistics as a state dict of `template` (a model of its width)."""
+        state = {}
+        for i, layer in enumerate(template):
+            name = f"l{i}"
+            for key, value in layer.state_dict().items():
+                if key == "num_batches_tracked":
+                    state[f"{i}.{key}"] = value
+                    continue
+                stacked = getattr(self, f"{name}_{key}")[k]
+                state[f"{i}.{key}"] = stacked[tuple(slice(0, n) for n in value.shape)].detach().clone().cpu()
+        return state
+
+
+def inference_ensemble(models: Sequence[nn.Sequential]) -> EnsembleCNN:
+    """The models as one `EnsembleCNN` for prediction and attribution (BatchNorm folded, eval mode), on the
+    first model's device."""
+    if not models:
+        raise ValueError("an ensemble needs at least one member")
+    device = next(models[0].parameters()).device
+    return EnsembleCNN([fold_batchnorm(m) for m in models]).to(device).eval()
+
+
+def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
+    """(N, A, L) -> (N, K*A, L): the same sequences for every member (validation, attribution)."""
+    return x.repeat(1, members, 1)
+
+
+@torch.no_grad()
+def predict_members(model: EnsembleCNN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Sigmoid outputs (N, K) of every member in inference mode; restores the model's mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = torch.cat([torch.sigmoid(model(replicate(b.to(device), model.members))).cpu()
+                     for b in torch.split(x, max(1, batch_size // model.members))])
+    model.train(was_training)
+    return out
+
+
+class MemberAdam:
+    """Adam (PyTorch's update, elementwise) on stacked parameters with a learning rate per member and
+    updates only for active members and real (unpadded) entries."""
+
+    def __init__(self, params: dict[str, nn.Parameter], masks: dict[str, torch.Tensor],
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.params, self.masks, self.betas, self.eps = params, masks, betas, eps
+        self.m = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.v = {n: torch.zeros_like(p) for n, p in params.items()}
+        k = next(iter(params.values())).shape[0]
+        self.steps = torch.zeros(k, dtype=torch.float64)
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor, active: torch.Tensor) -> None:
+        """One update; lr (K,) float64, active (K,) bool."""
+        b1, b2 = self.betas
+        self.steps += active.to(torch.float64)
+        t = self.steps.clamp(min=1)
+        step_size = lr / (1 - b1 ** t)
+        c2 = torch.sqrt(1 - b2 ** t)
+        for name, p in self.params.items():
+            if p.grad is None:
+                continue
+            view = (-1,) + (1,) * (p.dim() - 1)
+            keep = active.to(p.device, p.dtype).view(view) * self.masks[name]
+            g = p.grad * self.masks[name]
+            m, v = self.m[name], self.v[name]
+            new_m = torch.lerp(m, g, 1 - b1)
+            new_v = v * b2 + (1 - b2) * g * g
+            m.copy_(torch.where(keep > 0, new_m, m))
+            v.copy_(torch.where(keep > 0, new_v, v))
+            denom = v.sqrt() / c2.to(p.device, p.dtype).view(view) + self.eps
+            p.sub_(keep * step_size.to(p.device, p.dtype).view(view) * m / denom)
+
+
+def _check_configs(configs: Sequence[TrainConfig]) -> TrainConfig:
+    first = configs[0]
+    if any(c.regularizer.name != "none" for c in configs):
+        raise ValueError("the ensemble engine trains with the published loss only; train models with a "
+                         "regularizer one at a time (training.train, or ensemble_engine: sequential)")
+    for name in SAME_ACROSS_MEMBERS:
+        values = {getattr(c, name) for c in configs}
+        if len(values) > 1:
+            raise ValueError(f"ensemble members must share {name}; got {sorted(values)}")
+    return first
+
+
+def _l2_members(model: EnsembleCNN) -> torch.Tensor:
+    """The published L2 term of each member, (K,): squared hidden kernels (every conv and dense but the output)."""
+    names = [spec["name"] for kind, spec in model.layers if kind in ("conv", "linear")][:-1]
+    return torch.stack([model.param(f"{n}_weight").square().flatten(1).sum(dim=1) for n in names]).sum(dim=0)
+
+
+def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_train: torch.Tensor,
+                   x_valid: torch.Tensor, y_valid: torch.Tensor, configs: Sequence[TrainConfig],
+                   device: torch.device | str = "cpu", names: Sequence[str] | None = None,
+                   group: int | None = None) -> tuple[list[nn.Sequential], list[list[dict]]]:
+    """Train every member as `training.train` would alone (config k's seed for its data order and dropout);
+    returns the members (ordinary models, best epochs restored, on the CPU) and their histories.
+
+    `group` caps the members trained at once (one vectorised model per group of consecutive members):
+    memory grows with the group, not with the number of members. On a CPU, groups of about 10 are
+    fastest (benchmarks/ensemble_training.py): a grouped convolution over many more members slows down
+    more than in proportion. Each member comes out the same whatever the grouping.
+    """
+    k = len(members)
+    names = list(names) if names is not None else [f"member {i}" for i in range(k)]
+    if group is not None and k > group:
+        trained: list[nn.Sequential] = []
+        histories: list[list[dict]] = []
+        for i in range(0, k, group):
+            part = slice(i, i + group)
+            t, h = train_ensemble(members[part], x_train, y_train, x_valid, y_valid, configs[part], device,
+                                  names[part])
+            trained += t
+            histories += h
+        return trained, histories
+    device = torch.device(device)
+    config = _check_configs(configs)
+    model = EnsembleCNN(members).to(device)
+    model.generators = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
+    order_rngs = [torch.Generator().manual_seed(c.seed) for c in configs]
+    params = dict(model.named_parameters())
+    optimizer = MemberAdam(params, {n: m.to(device) for n, m in model.grad_masks().items()})
+    y_train = y_train.to(x_train.dtype).reshape(-1)
+    n = len(x_train)
+    n_batches = math.ceil(n / config.batch_size)
+    schedules = [KerasSchedule(c) for c in configs]
+    lr = torch.full((k,), config.learning_rate, dtype=torch.float64)
+    active = torch.ones(k, dtype=torch.bool)
+    histories: list[list[dict]] = [[] for _ in range(k)]
+    best = [(-math.inf, 0) for _ in range(k)]
+    best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    completed = [False] * k
+
+    for epoch in range(1, config.max_epochs + 1):
+        if not active.any():
+            break
+        start = time.perf_counter()
+        model.train()
+        orders = torch.stack([torch.randperm(n, generator=g) for g in order_rngs])  # (K, N)
+        total = torch.zeros(k, dtype=torch.float64)
+        seen = 0
+        diverged: dict[int, str] = {}
+        for b in range(n_batches):
+            idx = orders[:, b * config.batch_size:(b + 1) * config.batch_size]  # (K, B)
+            xb = x_train[idx].transpose(0, 1).reshape(idx.shape[1], -1, x_train.shape[-1]).to(device)
+            yb = y_train[idx].transpose(0, 1).to(device)  # (B, K)
+            per_member = F.binary_cross_entropy_with_logits(model(xb), yb, reduction="none").mean(dim=0)
+            if config.l2:
+                per_member = per_member + config.l2 * _l2_members(model)
+            loss = per_member.sum()
+            values = per_member.detach().cpu().to(torch.float64)
+            for m in torch.nonzero(active & ~torch.isfinite(values)).flatten().tolist():
+                diverged[m] = f"non-finite loss ({values[m].item()}) at epoch {epoch}, batch {b + 1}"
+                active[m] = False
+            for p in params.values():
+                p.grad = None
+            loss.backward()
+            optimizer.step(lr, active)
+            total += torch.where(torch.isfinite(values), values, 0.0) * idx.shape[1]
+            seen += idx.shape[1]
+            if config.log_every and (b + 1) % config.log_every == 0:
+                log.info("epoch %d batch %d/%d mean loss over %d active members %.4f", epoch, b + 1, n_batches,
+                         int(active.sum()), float((total / seen)[active].mean()) if active.any() else float("nan"))
+        for m, why in diverged.items():
+            if not completed[m]:
+                raise NonFiniteLossError(f"{names[m]}: {why}; no epoch completed, so no model is written")
+            log.error("%s: %s: stopping and keeping epoch %d", names[m], why, best[m][1])
+            histories[m].append({"epoch": epoch, "stopped": why})
+
+        p_valid = predict_members(model, x_valid)
+        seconds = time.perf_counter() - start
+        for m in torch.nonzero(active).flatten().tolist():
+            p = p_valid[:, m]
+            val_loss = float(F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y_valid.to(p.dtype).reshape(-1)))
+            val_auroc = validation_auroc(y_valid, p)
+            histories[m].append({"epoch": epoch, "loss": float(total[m] / seen), "val_loss": val_loss,
+                                 "val_auroc": val_auroc, "lr": float(lr[m]), "seconds": seconds})
+            completed[m] = True
+            improved, new_lr, stop = schedules[m].update(val_auroc)
+            if improved:
+                best[m] = (val_auroc, epoch)
+                for key, value in model.state_dict().items():
+                    if value.dim() and value.shape[0] == k:
+                        best_state[key][m] = value[m]
+            if new_lr != lr[m]:
+                lr[m] = new_lr
+                log.info("%s: validation AUROC plateaued: learning rate now %.1e", names[m], new_lr)
+            if stop:
+                active[m] = False
+                log.info("%s: early stopping at epoch %d; best epoch %d", names[m], epoch, best[m][1])
+        aurocs = [h[-1].get("val_auroc", float("nan")) for h in histories]
+        log.info("epoch %d/%d: %d of %d members active; val_auroc %.4f-%.4f (%.1f s)", epoch, config.max_epochs,
+                 int(active.sum()), k, min(aurocs), max(aurocs), seconds)
+
+    model.load_state_dict(best_state)
+    out = []
+    for m, member in enumerate(members):
+        if not completed[m]:
+            raise NonFiniteLossError(f"{names[m]}: no epoch produced a finite validation AUROC")
+        member.load_state_dict(model.member_state(m, member))
+        for layer in member:  # BatchNorm's batch count at the restored epoch, as in single training
+            if isinstance(layer, nn.BatchNorm1d):
+                layer.num_batches_tracked.fill_(best[m][1] * n_batches)
+        out.append(member.cpu().eval())
+        log.info("%s: restored epoch %d (validation AUROC %.4f)", names[m], best[m][1], best[m][0])
+    return out, histories

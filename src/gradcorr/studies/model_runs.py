@@ -1,0 +1,128 @@
+"""The stages every study shares that train or run models (torch): a job's device and threads, its
+models loaded, members trained with the published protocol, and every model's predictions and maps.
+
+The study modules (`synthetic`, `invivo`, `consistency`) import this module inside their stages that
+train or run models, so that their dataset, table and figure stages start without torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from gradcorr.attribution import attribute, iter_attribute_members
+from gradcorr.data.io import read_xy, write_tsv
+from gradcorr.models.architectures import build_model
+from gradcorr.models.checkpoint import load_model, save_model
+from gradcorr.models.ensemble import inference_ensemble, predict_members, train_ensemble
+from gradcorr.models.training import TrainConfig, predict, train
+from gradcorr.workflow.runtime import pick_device
+
+log = logging.getLogger(__name__)
+
+
+def split_tensors(path: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """x and y of one split of a dataset in the published layout (synthetic or ChIP-seq), as float32 tensors."""
+    x, y = read_xy(path, split)
+    return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+
+
+ENGINES = ("vectorized", "sequential")
+# sequences per block of a multi-model attribution: a log line per block (50 CNN-deep models take about
+# 3 minutes per block of expected gradients on one CPU core)
+PROGRESS_BLOCK = 64
+
+
+def job_device(device: str, threads: int) -> torch.device:
+    """Set torch's threads for this job and pick its device (said in the log)."""
+    torch.set_num_threads(threads)
+    return pick_device(device)
+
+
+def load_models(paths: list[str | Path], device: str = "auto", threads: int = 1) -> list[tuple[nn.Sequential, dict]]:
+    """The models of one job, each with what was saved with it, on the job's device."""
+    dev = job_device(device, threads)
+    return [load_model(p, dev) for p in paths]
+
+
+def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
+                  model_kwargs: list[dict[str, Any]], model_ids: list[str], seeds: list[int],
+                  metas: list[dict[str, Any]], training: dict[str, Any], engine: str = "vectorized",
+                  group: int = 50, device: str = "auto", threads: int = 1) -> None:
+    """Train models of one architecture on the train/valid splits of `data` with the published protocol and
+    save each with its history: `outputs[i]` = (model file, history TSV) of member i.
+
+    Member i is built from `model_kwargs[i]` (input length and alphabet are read from the data) under
+    seed `seeds[i]`, which also seeds its data order and dropout; `metas[i]` is stored with it. The
+    "vectorized" engine trains up to `group` members at once (`models.ensemble.train_ensemble`; memory
+    grows with the group, not with the number of members), "sequential" one after another
+    (`models.training.train`); each member comes out the same up to float rounding.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
+    dev = job_device(device, threads)
+    x_train, y_train = split_tensors(data, "train")
+    x_valid, y_valid = split_tensors(data, "valid")
+    kwargs = [{**k, "input_length": x_train.shape[2], "alphabet": x_train.shape[1]} for k in model_kwargs]
+    members = []
+    for k, seed in zip(kwargs, seeds):
+        torch.manual_seed(seed)
+        members.append(build_model(arch, **k))
+    configs = [TrainConfig.from_dict({**training, "seed": seed}) for seed in seeds]
+    log.info("training %d model(s) (%s) on %d sequences of %s, %s engine: %s", len(members), arch, len(x_train),
+             data, engine, ", ".join(f"{m} (seed {s})" for m, s in zip(model_ids, seeds)))
+    if engine == "vectorized" and configs[0].regularizer.name != "none":
+        log.info("regularizer %s: training one model at a time (the engine has the published loss only)",
+                 configs[0].regularizer.name)
+        engine = "sequential"
+    if engine == "vectorized" and len(members) > 1:
+        trained, histories = train_ensemble(members, x_train, y_train, x_valid, y_valid, configs, dev, model_ids,
+                                            group)
+    else:
+        trained, histories = zip(*(train(m, x_train, y_train, x_valid, y_valid, c, dev)
+                                   for m, c in zip(members, configs)))
+    for model, history, k, config, model_id, meta, (model_out, history_out) in zip(
+            trained, histories, kwargs, configs, model_ids, metas, outputs):
+        save_model(model_out, model, arch, k, history, dataclasses.asdict(config), model_id=model_id,
+                   device=str(dev), engine=engine, **meta)
+        write_tsv(pd.DataFrame(history), history_out)
+
+
+def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, method: str, engine: str,
+               scratch: str | Path, **kwargs: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(sigmoid outputs on all of x, raw maps of the rows `idx`) of each model in turn.
+
+    "sequential" runs `attribute` model by model. "vectorized" (more than one model) attributes all
+    models in one batched pass (`iter_attribute_members`) and streams the maps, block by block, to the
+    HDF5 file `scratch` (removed afterwards), so that memory holds one block of all models or one
+    model's maps, never all maps. `kwargs` go to the attribution method."""
+    x_all = torch.as_tensor(x, dtype=torch.float32)
+    if engine != "vectorized" or len(models) == 1:
+        for model in models:
+            yield predict(model, x_all).numpy(), attribute(model, x[idx], method, **kwargs)
+        return
+    ensemble = inference_ensemble(models)
+    probs = predict_members(ensemble, x_all).numpy()
+    n, shape = len(idx), x.shape[1:]
+    try:
+        with h5py.File(scratch, "w") as f:
+            maps = f.create_dataset("maps", (n, len(models), *shape), dtype="float32",
+                                    chunks=(max(1, min(n, PROGRESS_BLOCK)), 1, *shape))
+            for i0, i1, block in iter_attribute_members(ensemble, x[idx], method, members=len(models),
+                                                        block=PROGRESS_BLOCK, **kwargs):
+                maps[i0:i1] = block
+                log.info("attributed %d of %d sequences with %d models (%s)", i1, n, len(models), method)
+        with h5py.File(scratch, "r") as f:
+            for k in range(len(models)):
+                yield probs[:, k], f["maps"][:, k]
+    finally:
+        Path(scratch).unlink(missing_ok=True)

@@ -1,0 +1,60 @@
+"""What the figures of every study share: matplotlib without a display, the names and colours of
+methods and model types, sequence logos, angle bars, and saving a figure.
+
+Each study's figures are in its own module (`synthetic_plots`, `invivo_plots`, `consistency_plots`);
+each function there returns a matplotlib Figure, and the stages save it with `save_figure`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import logomaker  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from gradcorr.data.io import atomic_path  # noqa: E402
+
+METHOD_NAMES = {"saliency": "saliency maps", "integrated_gradients": "integrated gradients",
+                "smoothgrad": "SmoothGrad", "expected_gradients": "expected gradients"}
+MODEL_COLORS = {"cnn_shallow_relu": "tab:blue", "cnn_shallow_exp": "tab:orange",
+                "cnn_deep_relu": "tab:green", "cnn_deep_exp": "tab:red"}
+LETTERS = "ACGT"
+THRESHOLD_COLORS = ("tab:blue", "tab:orange", "tab:red")
+
+
+def model_type_label(key: str) -> str:
+    """The paper's name of a model type: 'cnn_deep_exp' -> 'CNN-deep-exp'; other keys unchanged."""
+    if key in MODEL_COLORS:
+        arch, activation = key.rsplit("_", 1)
+        return f"{arch.replace('cnn_', 'CNN-')}-{activation}"
+    return key
+
+
+def logo(ax: plt.Axes, values: np.ndarray, start: int) -> None:
+    """Logo of an (A, W) map, letters above and below zero, x in sequence positions."""
+    frame = pd.DataFrame(values.T, columns=list(LETTERS[: values.shape[0]]),
+                         index=np.arange(start, start + values.shape[1]))
+    logomaker.Logo(frame, ax=ax, color_scheme="classic")
+    ax.axhline(0, color="black", lw=0.5)
+
+
+def angle_bars(ax: plt.Axes, positions: np.ndarray, angle: np.ndarray) -> None:
+    """Bar per position of the angle to the simplex; red where |angle| > 45 degrees, none where undefined."""
+    ang = np.nan_to_num(angle)
+    ax.bar(positions, ang, width=0.8, color=np.where(np.abs(ang) > 45, "tab:red", "tab:gray"))
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set(ylim=(-90, 90), yticks=[-90, -45, 0, 45, 90], ylabel="angle to\nsimplex (deg)")
+
+
+def save_figure(fig: plt.Figure, pdf: str | Path, png: str | Path) -> None:
+    """Write a figure as PDF and PNG (150 dpi) atomically, without time stamps, and close it."""
+    with atomic_path(pdf) as tmp:
+        fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=150)
+    plt.close(fig)

@@ -1,0 +1,67 @@
+"""The files stages pass to each other: written atomically and deterministically, read back as written."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from random_maps import random_maps
+
+from gradcorr import angles
+from gradcorr.data.io import (
+    attribution_arrays,
+    iter_attributions,
+    read_arrays,
+    read_attributions,
+    read_attrs,
+    read_tsv,
+    write_arrays,
+    write_tsv,
+)
+
+
+def test_angle_summary_round_trip(tmp_path):
+    """A summary (arrays and 0-d scalars) and its attributes come back as written, and still combine."""
+    s = angles.model_angle_summary(*random_maps(5, 40, seed=1))
+    path = tmp_path / "m.angles.h5"
+    write_arrays(path, s, {"model": "cnn_deep_exp_0", "method": "saliency", "thresholds": [30, 45]})
+    back = read_arrays(path)
+    assert set(back) == set(s)
+    for key in s:
+        np.testing.assert_array_equal(back[key], s[key], err_msg=key)
+    assert int(angles.combine_summaries([back, back])["angle_n_all"]) == 2 * int(s["angle_n_all"])
+    assert read_attrs(path)["model"] == "cnn_deep_exp_0" and read_attrs(path)["thresholds"] == "[30, 45]"
+    assert set(read_arrays(path, ["angle_edges", "n_models"])) == {"angle_edges", "n_models"}
+
+
+def test_same_arrays_give_the_same_bytes(tmp_path):
+    arrays = {"x": np.arange(12.0).reshape(3, 4), "n": np.asarray(3)}
+    write_arrays(tmp_path / "a.h5", arrays, {"model": "m"})
+    write_arrays(tmp_path / "b.h5", arrays, {"model": "m"})
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "t.tsv"
+    write_tsv(pd.DataFrame({"a": [1.0]}), path)
+    with pytest.raises(TypeError):
+        write_arrays(tmp_path / "t.h5", {"x": object()})
+    with pytest.raises(AttributeError):
+        write_tsv(None, path)
+    assert read_tsv(path)["a"].tolist() == [1.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.tsv"]
+
+
+def test_attribution_files_with_and_without_ground_truth(tmp_path):
+    raw, x, gt = random_maps(4, 30, seed=2)
+    index = np.array([3, 5, 8, 9])
+    write_arrays(tmp_path / "s.h5", attribution_arrays(index, x, "saliency", raw, ground_truth=gt),
+                 {"model": "m0", "method": "saliency"})
+    write_arrays(tmp_path / "v.h5", attribution_arrays(index, x, "saliency", raw),
+                 {"model": "m1", "method": "saliency"})
+    full, bare = read_attributions(tmp_path / "s.h5"), read_attributions(tmp_path / "v.h5")
+    np.testing.assert_array_equal(full["raw"], raw.astype(np.float32))
+    np.testing.assert_array_equal(full["ground_truth"], gt.astype(np.float32))
+    assert "ground_truth" not in bare and bare["attrs"]["model"] == "m1"
+    assert [d["attrs"]["model"] for d in iter_attributions([tmp_path / "s.h5", tmp_path / "v.h5"])] == ["m0", "m1"]
+    write_arrays(tmp_path / "w.h5", attribution_arrays(index + 1, x, "saliency", raw), {"method": "saliency"})
+    with pytest.raises(ValueError, match="w.h5: attributed on other sequences than .*s.h5"):
+        list(iter_attributions([tmp_path / "s.h5", tmp_path / "w.h5"]))

@@ -1,0 +1,140 @@
+"""Regularizers of the consistency paper: each does what its definition says, and training with each is seeded."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gradcorr.models.architectures import build_model
+from gradcorr.models.ensemble import train_ensemble
+from gradcorr.models.regularizers import (
+    REGULARIZERS,
+    RegularizerConfig,
+    SpectralNorm,
+    adversarial_phase,
+    batch_loss,
+    forward_with,
+    mix,
+    mixing_points,
+    pgd,
+)
+from gradcorr.models.training import TrainConfig, train
+
+
+def data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, 200), generator=g), 4).float().transpose(1, 2)
+    y = torch.randint(0, 2, (n, 1), generator=g).float()
+    x[y[:, 0] == 1, :, 90:96] = nn.functional.one_hot(torch.tensor([2, 0, 3, 0, 2, 2]), 4).float().T
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def model() -> nn.Sequential:
+    torch.manual_seed(0)
+    return build_model("cnn_consistency", activation="relu", batchnorm=False).eval()
+
+
+def test_mixing_points_are_the_input_and_each_activation_output(model):
+    points = mixing_points(model)
+    assert points[0] == 0 and len(points) == 6  # input, four conv activations, the dense activation
+    assert all(isinstance(model[p - 1], nn.ReLU) for p in points[1:])
+    x, _ = data(5, 1)
+    for p in points:
+        torch.testing.assert_close(forward_with(model, x, p, lambda h: h), model(x))
+
+
+def test_mixup_is_a_convex_combination_that_stays_on_the_simplex():
+    x, y = data(8, 2)
+    perm = torch.randperm(8, generator=torch.Generator().manual_seed(0))
+    mixed = mix(x, perm, 0.3)
+    torch.testing.assert_close(mixed, 0.3 * x + 0.7 * x[perm])
+    torch.testing.assert_close(mixed.sum(dim=1), torch.ones(8, 200))
+    assert torch.all((mix(y, perm, 0.3) >= 0) & (mix(y, perm, 0.3) <= 1))
+
+
+def test_manifold_mixup_at_the_input_is_mixup(model, monkeypatch):
+    """Forcing the mixing point to 0 gives the input mixup loss for the same draws."""
+    x, y = data(16, 3)
+    loss = nn.BCEWithLogitsLoss()
+    monkeypatch.setattr("gradcorr.models.regularizers._choice", lambda options, generator: 0)
+    manifold = batch_loss(model, x, y, loss, RegularizerConfig("manifold_mixup"), 1, torch.Generator().manual_seed(4))
+    plain = batch_loss(model, x, y, loss, RegularizerConfig("mixup"), 1, torch.Generator().manual_seed(4))
+    torch.testing.assert_close(manifold, plain)
+
+
+def test_input_noise_has_the_configured_sd(model):
+    x, y = data(64, 4)
+    seen = []
+    probe = nn.Sequential(nn.Identity(), model)
+    probe[0].register_forward_hook(lambda m, args, out: seen.append(out - x))
+    batch_loss(probe, x, y, nn.BCEWithLogitsLoss(), RegularizerConfig("noise", noise_sd=0.15), 1,
+               torch.Generator().manual_seed(5))
+    noise = seen[0]
+    assert abs(float(noise.std()) - 0.15) < 0.003 and abs(float(noise.mean())) < 0.003
+
+
+def test_pgd_stays_in_the_ball_and_raises_the_loss(model):
+    x, y = data(32, 6)
+    loss = nn.BCEWithLogitsLoss()
+    delta = pgd(model, x, y, loss, eps=0.05, step=0.005, steps=15)
+    assert float(delta.abs().max()) <= 0.05 + 1e-7
+    steps = delta / 0.005  # signed steps of 0.005 from 0, clipped at 0.05 = 10 steps: whole multiples
+    torch.testing.assert_close(steps, steps.round(), atol=1e-4, rtol=0)
+    assert float((delta.abs() == 0.05).float().mean()) > 0.3
+    with torch.no_grad():
+        assert loss(model(x + delta), y) > loss(model(x), y)
+    assert not model.training
+
+
+def test_adversarial_schedule():
+    config = RegularizerConfig("adversarial")
+    assert [adversarial_phase(e, config) for e in (1, 5, 6, 20, 21, 100)] == \
+        ["clean", "clean", "mixed", "mixed", "adversarial", "adversarial"]
+
+
+def test_spectral_norm_power_iteration_converges_to_the_largest_singular_value(model):
+    estimates = SpectralNorm().sigmas(model, torch.Generator().manual_seed(7), iterations=3000)
+    kernels = [m.weight for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    exact = [torch.linalg.matrix_norm(SpectralNorm.matrix(w).detach(), ord=2) for w in kernels]
+    np.testing.assert_allclose(estimates.detach().numpy(), torch.stack(exact).numpy(), rtol=1e-3)
+    assert SpectralNorm.matrix(kernels[0]).shape == (19 * 4, 24)
+
+
+def test_spectral_norm_penalty_is_half_lambda_sum_of_squares(model):
+    x, y = data(8, 8)
+    loss = nn.BCEWithLogitsLoss()
+    spectral = SpectralNorm()
+    config = RegularizerConfig("spectral_norm", spectral_lambda=0.01)
+    total = batch_loss(model, x, y, loss, config, 1, torch.Generator().manual_seed(9), spectral)
+    sigmas = SpectralNorm(dict(spectral.vectors)).sigmas(model, torch.Generator(), iterations=0)
+    torch.testing.assert_close(total, loss(model(x), y) + 0.005 * sigmas.square().sum())
+
+
+@pytest.mark.parametrize("name", [r for r in REGULARIZERS if r != "none"])
+def test_training_with_each_regularizer_is_seeded(name):
+    x, y = data(200, 10)
+    xv, yv = data(60, 11)
+    config = TrainConfig(max_epochs=2, batch_size=50, log_every=0, seed=3,
+                         regularizer=RegularizerConfig(name, adv_clean_epochs=0, adv_mixed_until=1, adv_steps=3))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        trained, history = train(build_model("cnn_consistency", activation="exp", n_filters=8), x, y, xv, yv, config)
+        runs.append((history, trained.state_dict()))
+    assert [h["loss"] for h in runs[0][0]] == [h["loss"] for h in runs[1][0]]
+    for key, value in runs[0][1].items():
+        torch.testing.assert_close(value, runs[1][1][key])
+    assert all(np.isfinite(h["loss"]) for h in runs[0][0])
+
+
+def test_regularizer_config_round_trips_and_the_engine_refuses_regularizers():
+    config = TrainConfig(regularizer=RegularizerConfig("mixup", mixup_alpha=0.4))
+    assert TrainConfig.from_dict(dataclasses.asdict(config)) == config
+    with pytest.raises(ValueError, match="unknown regularizer"):
+        RegularizerConfig("cutout")
+    x, y = data(20, 12)
+    with pytest.raises(ValueError, match="regularizer"):
+        train_ensemble([build_model("cnn_shallow"), build_model("cnn_shallow")], x, y, x, y, [config, config])

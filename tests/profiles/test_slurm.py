@@ -1,0 +1,185 @@
+"""The workflow on a real single-node SLURM cluster, through profiles/slurm.
+
+The cluster (tests/slurm_cluster.py) needs Linux, root and the Debian packages slurm-wlm and munge,
+which .ci/run installs. Elsewhere these tests are skipped, saying why; with GRADCORR_REQUIRE_SLURM=1
+(.ci/run sets it) they fail instead, so CI cannot pass by skipping them.
+
+A user's command runs twice on config/test.yaml, as after a failure:
+
+1. the four trained models, with `--retries 0`: a training job is killed (scancel) during its first
+   epoch. SLURM reports it CANCELLED, and snakemake reports the job failed and, keeping going,
+   finishes the other three;
+2. the saliency table (what remains: one training job, four attribution jobs, the table), with the
+   profile's retries: only what is missing is submitted, and an attribution job killed there is
+   resubmitted, with the memory of its second attempt.
+
+The outputs then equal those of the local run of config/test.yaml.
+"""
+
+import contextlib
+import os
+import re
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from slurm_cluster import Cluster, ClusterUnavailable, start_cluster
+from workflow_cli import ROOT, SNAKEMAKE, TEST_CONFIG
+
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+
+TABLE = "results/synthetic/tables/interpretability_saliency.tsv"
+MODEL_TYPES = ("cnn_shallow_relu", "cnn_shallow_exp", "cnn_deep_relu", "cnn_deep_exp")
+MODELS = [f"results/synthetic/models/{model_type}_0.pt" for model_type in MODEL_TYPES]
+KILLED_TRAINING, KILLED_ATTRIBUTION = "cnn_deep_exp", "cnn_shallow_relu"
+# What a user sets for a site (partition, no account, no sacct), a first status check after 1 s, and
+# the local run's threads: torch's float sums, hence the trained weights, depend on the thread count.
+OVERRIDE = ["--default-resources", "slurm_partition=test", "runtime=30", "mem_mb=1000", "cpus_per_task=1",
+            "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
+            "1", "--set-threads", "synthetic_train=1", "synthetic_evaluate=1"]
+# "Job 3 has been submitted with SLURM jobid 7 (log: .../slurm_logs/rule_synthetic_train/cnn_deep_exp/7.log)."
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_([^/]+)/(?:([^/]+)/)?\d+\.log\)")
+
+
+def submissions(text: str) -> list[tuple[str, str, str]]:
+    """(SLURM job id, rule, wildcards) of each job a snakemake log says it submitted."""
+    return [(jobid, rule, wildcards or "") for jobid, rule, wildcards in SUBMITTED.findall(text)]
+
+
+def slurm_job(cluster: Cluster, jobid: str) -> dict[str, str]:
+    """The fields of `scontrol show job` (kept MinJobAge seconds after the job ends)."""
+    line = cluster.run("scontrol", "show", "job", "-o", jobid)
+    return dict(field.split("=", 1) for field in line.split() if "=" in field)
+
+
+def launch(cluster: Cluster, workdir: Path, name: str, targets: list[str], *extra: str) -> subprocess.Popen:
+    command = [*SNAKEMAKE, *targets, "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(TEST_CONFIG),
+               *OVERRIDE, *extra]
+    with open(workdir / f"{name}.out", "w") as out:
+        return subprocess.Popen(command, cwd=workdir, env=cluster.env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def kill_when(cluster: Cluster, run: subprocess.Popen, out: Path, rule: str, wildcards: str, ready) -> str:
+    """scancel the first job of `rule` for `wildcards` once SLURM runs it and `ready()` holds; its id."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and run.poll() is None:
+        ids = [jobid for jobid, r, w in submissions(out.read_text()) if (r, w) == (rule, wildcards)]
+        if ids and slurm_job(cluster, ids[0]).get("JobState") == "RUNNING" and ready():
+            cluster.run("scancel", ids[0])
+            return ids[0]
+        time.sleep(0.2)
+    run.kill()
+    raise AssertionError(f"the {rule} job for {wildcards} was not seen running:\n{out.read_text()[-3000:]}")
+
+
+def finish(run: subprocess.Popen, out: Path) -> str:
+    try:
+        run.wait(timeout=600)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        raise
+    return out.read_text()
+
+
+def results(workdir: Path) -> dict[Path, int]:
+    """Modification time of every file under results/."""
+    return {path.relative_to(workdir): path.stat().st_mtime_ns
+            for path in sorted((workdir / "results").rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with contextlib.ExitStack() as stack:
+        try:
+            running = stack.enter_context(start_cluster(tmp_path_factory.mktemp("slurm")))
+        except ClusterUnavailable as error:
+            if os.environ.get("GRADCORR_REQUIRE_SLURM") == "1":
+                pytest.fail(f"GRADCORR_REQUIRE_SLURM=1, but SLURM cannot be started: {error}")
+            pytest.skip(f"SLURM cannot be started here: {error}")
+        yield running
+        pids = [process.pid for process in running.processes.values()]
+    for pid in pids:  # the daemons were stopped by their process ids
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.fixture(scope="module")
+def slurm_runs(cluster, local_run_started, tmp_path_factory):  # the local run goes on meanwhile
+    """The two runs: working directory, first run, its output, the files after it (with their mtimes), the
+    rerun's output, and the SLURM ids of the killed training and attribution jobs."""
+    workdir = tmp_path_factory.mktemp("slurm_workflow")
+    train_log = workdir / "logs" / "synthetic" / "train" / f"{KILLED_TRAINING}.log"
+    first = launch(cluster, workdir, "first", MODELS, "--retries", "0")
+    killed_training = kill_when(cluster, first, workdir / "first.out", "synthetic_train", KILLED_TRAINING,
+                                lambda: train_log.exists() and "epoch 1/" in train_log.read_text())
+    first_out = finish(first, workdir / "first.out")
+    after_first = results(workdir)
+    rerun = launch(cluster, workdir, "rerun", [TABLE])
+    killed_attribution = kill_when(cluster, rerun, workdir / "rerun.out", "synthetic_evaluate",
+                                   f"{KILLED_ATTRIBUTION}_saliency", lambda: True)
+    rerun_out = finish(rerun, workdir / "rerun.out")
+    assert rerun.returncode == 0, rerun_out[-5000:]
+    return workdir, first, first_out, after_first, rerun_out, killed_training, killed_attribution
+
+
+def test_killed_training_is_reported_and_the_rest_finishes(slurm_runs):
+    _, first, out, after_first, _, killed, _ = slurm_runs
+    assert first.returncode != 0
+    assert f"SLURM-job '{killed}' failed, SLURM status is: 'CANCELLED'" in out
+    trained = {str(path) for path in after_first if path.suffix == ".pt"}
+    assert trained == set(MODELS) - {f"results/synthetic/models/{KILLED_TRAINING}_0.pt"}  # keep-going
+
+
+def test_rerun_submits_only_what_is_missing_and_resubmits_a_killed_job(cluster, slurm_runs):
+    workdir, _, _, after_first, out, _, killed = slurm_runs
+    jobs = submissions(out)
+    assert Counter((rule, wildcards) for _, rule, wildcards in jobs) == {
+        ("synthetic_train", KILLED_TRAINING): 1, ("synthetic_interpretability_table", "saliency"): 1,
+        **{("synthetic_evaluate", f"{t}_saliency"): 1 + (t == KILLED_ATTRIBUTION) for t in MODEL_TYPES}}
+    assert f"SLURM-job '{killed}' failed, SLURM status is: 'CANCELLED'" in out and "Trying to restart job" in out
+    first_try, second_try = (slurm_job(cluster, jobid) for jobid, rule, wildcards in jobs
+                             if (rule, wildcards) == ("synthetic_evaluate", f"{KILLED_ATTRIBUTION}_saliency"))
+    assert first_try["JobState"] == "CANCELLED" and second_try["JobState"] == "COMPLETED"
+    assert int(second_try["MinMemoryNode"].rstrip("M")) == 2 * int(first_try["MinMemoryNode"].rstrip("M"))
+    now = results(workdir)
+    assert {path: now[path] for path in after_first} == after_first  # nothing finished was recomputed
+
+
+def test_jobs_went_through_slurm_with_the_profiles_resources(cluster, slurm_runs):
+    workdir, _, first_out, _, rerun_out, _, _ = slurm_runs
+    jobs = submissions(first_out) + submissions(rerun_out)
+    logs = "".join(path.read_text() for path in (workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    assert sorted(submissions(logs)) == sorted(jobs)
+    assert {rule for _, rule, _ in jobs} == {"synthetic_dataset", "synthetic_train", "synthetic_evaluate",
+                                             "synthetic_interpretability_table"}
+    controller = cluster.log("slurmctld")
+    for jobid, rule, _ in jobs:
+        assert re.search(rf"sched: Allocate JobId={jobid} NodeList=", controller), jobid
+        job = slurm_job(cluster, jobid)
+        gpu = rule in ("synthetic_train", "synthetic_evaluate")
+        requested = job.get("TresPerJob", "") + job.get("TresPerNode", "")
+        assert (requested == "gres:gpu:1") == gpu and ("gpu" in requested) == gpu, (rule, requested)
+        assert job["NumCPUs"] == ("4" if gpu else "1"), (rule, job["NumCPUs"])
+        assert job["Partition"] == "test"
+
+
+def test_outputs_equal_those_of_a_local_run(slurm_runs, workflow_run):
+    workdir, *_ = slurm_runs
+    local, _ = workflow_run
+    files = [path for path in results(workdir) if path.name != ".gitkeep"]
+    assert len(files) == 1 + 4 * 2 + 4 * 3 + 1  # dataset, models and histories, attribution outputs, table
+    for path in files:
+        mine, theirs = workdir / path, local / path
+        if path.suffix == ".pt":  # the weights are identical; only the seconds per epoch differ
+            a, b = torch.load(mine, weights_only=False), torch.load(theirs, weights_only=False)
+            assert a["state_dict"].keys() == b["state_dict"].keys()
+            assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"]), path
+        elif path.name.endswith(".history.tsv"):
+            pd.testing.assert_frame_equal(pd.read_csv(mine, sep="\t").drop(columns="seconds"),
+                                          pd.read_csv(theirs, sep="\t").drop(columns="seconds"))
+        else:
+            assert mine.read_bytes() == theirs.read_bytes(), path

@@ -1,0 +1,37 @@
+"""rules/resources.smk: the cluster resources of the heavy jobs, as the slurm profile submits them (a dry run)."""
+
+import re
+
+from workflow_cli import ROOT, TEST_CONFIG, snakemake
+
+
+def slurm_dry_run(tmp_path, override: str) -> dict[str, list[dict[str, str]]]:
+    """Rule -> the resources of each of its jobs, as a dry run with the slurm profile prints them."""
+    (tmp_path / "override.yaml").write_text(override)
+    run = snakemake("-n", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(TEST_CONFIG),
+                    "override.yaml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs: dict[str, list[dict[str, str]]] = {}
+    for block in (run.stdout + run.stderr).split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and resources:
+            jobs.setdefault(rule.group(1), []).append(dict(kv.split("=", 1) for kv in resources.group(1).split(", ")))
+    return jobs
+
+
+def test_slurm_profile_requests_a_gpu_for_training_and_scales_memory_with_the_config(tmp_path):
+    invivo = ("studies: [synthetic, invivo]\n"
+              "invivo: {tfs: [GABPA], processed: {GABPA: absent/GABPA_200.h5}}\n")
+    small = slurm_dry_run(tmp_path, invivo)
+    train, download = small["synthetic_train"][0], small["download_processed"][0]
+    assert train["gpu"] == "1" and train["cpus_per_task"] == "4"
+    assert "gpu" not in download and download["cpus_per_task"] == "1"  # downloads run on the submit host
+    assert small["synthetic_evaluate"][0]["gpu"] == "1" and small["invivo_train"][0]["gpu"] == "1"
+    larger = slurm_dry_run(tmp_path, invivo + "synthetic: {n_positive: 5000, n_negative: 5000}\n"
+                                              "models: {trials: 3}\ntraining: {max_epochs: 20}\n")
+    big = larger["synthetic_train"][0]
+    # memory grows with the sequences and the models trained at once; runtime with models x epochs x data
+    assert int(big["mem_mb"]) > int(train["mem_mb"]) + 2 * 50
+    assert int(big["runtime"]) > int(train["runtime"])
+    assert int(larger["synthetic_evaluate"][0]["mem_mb"]) > int(small["synthetic_evaluate"][0]["mem_mb"])

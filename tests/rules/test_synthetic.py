@@ -1,0 +1,73 @@
+"""rules/synthetic.smk through the Snakemake command line, on config/test.yaml: every output of the synthetic
+study, the numbers in its tables recomputed from its files, the rerun and the report."""
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from workflow_cli import TEST_CONFIG, snakemake
+
+from gradcorr.data.synthetic import read_dataset
+from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld
+from gradcorr.metrics import attribution_snr
+from gradcorr.models.checkpoint import load_model
+
+METHODS = ("saliency", "integrated_gradients", "smoothgrad", "expected_gradients")
+
+
+@pytest.mark.workflow
+def test_workflow_outputs_exist_and_parse(workflow_run):
+    workdir, _ = workflow_run
+    syn = workdir / "results" / "synthetic"
+    table = pd.read_csv(syn / "tables" / "interpretability_saliency.tsv", sep="\t")
+    assert len(table) == 4
+    assert set(table["arch"]) == {"cnn_shallow", "cnn_deep"} and set(table["activation"]) == {"relu", "exp"}
+    for column in ("test_auroc", "cosine_raw", "cosine_corrected", "auroc_improvement", "aupr_corrected"):
+        assert table[column].notna().all(), column
+    assert table["test_auroc"].between(0, 1).all() and (table["n_sequences"] == 40).all()
+    # the improvement columns are the differences they claim to be
+    pd.testing.assert_series_equal(table["cosine_corrected"] - table["cosine_raw"], table["cosine_improvement"],
+                                   check_names=False, atol=1e-5)
+    assert (syn / "figures" / "fig2_saliency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (syn / "figures" / "fig2_saliency.pdf").read_bytes()[:5] == b"%PDF-"
+    with h5py.File(syn / "attributions" / "cnn_deep_exp_0.saliency.h5") as f:
+        assert f["saliency"].shape == f["x"].shape == f["ground_truth"].shape == (40, 4, 200)
+        assert (f["x"][:].sum(axis=1) == 1).all()
+        raw, x, truth = f["saliency"][()], f["x"][()], f["ground_truth"][()]
+    # the consistency scores of every synthetic model, recomputed from its saved map (prior: whole test set)
+    x_test, _, _ = read_dataset(syn / "data" / "billboard.h5", "test")
+    row = table[table["model"] == "cnn_deep_exp_0"].iloc[0]
+    assert row["kld_kmer"] == pytest.approx(kmer_kld(raw, x, prior=kmer_counts(x_test, 6)), rel=1e-5)
+    assert row["kld_attr_mean"] == pytest.approx(attr_mean_kld(raw), rel=1e-5)
+    assert row["snr"] == pytest.approx(attribution_snr(raw, x, truth).mean(), rel=1e-5, abs=1e-6)
+    for method in METHODS:
+        scores = pd.read_csv(syn / "tables" / f"interpretability_{method}.tsv", sep="\t")
+        assert len(scores) == 4 and scores["cosine_corrected"].notna().all(), method
+        for fig in ("fig2", "fig3cd", "fig4a", "fig10"):
+            assert (syn / "figures" / f"{fig}_{method}.png").stat().st_size > 10_000, (fig, method)
+    bins = pd.read_csv(syn / "tables" / "fig3cd_saliency.tsv", sep="\t")
+    assert set(bins["model_type"]) == {"cnn_shallow_relu", "cnn_shallow_exp", "cnn_deep_relu", "cnn_deep_exp"}
+    np.testing.assert_allclose(bins.groupby("model_type")["density_background"].sum(), 1.0, rtol=1e-4)  # %.6g in TSV
+    summary = pd.read_csv(syn / "tables" / "angle_summary.tsv", sep="\t")
+    assert len(summary) == 16 and (summary["improvement_bound_excess"] < 1e-5).all()
+    assert summary["fraction_improved_cosine"].between(0, 1).all()
+    logo = pd.read_csv(syn / "tables" / "logos" / "cnn_deep_exp_0.saliency.tsv", sep="\t")
+    assert len(logo) == 100 and set(logo["base"]) <= set("ACGT")
+    np.testing.assert_allclose(logo[[f"corrected_{b}" for b in "ACGT"]].sum(axis=1), 0, atol=1e-6)
+    model, saved = load_model(syn / "models" / "cnn_shallow_relu_0.pt")
+    assert saved["arch"] == "cnn_shallow" and len(saved["history"]) == 2
+    history = pd.read_csv(syn / "models" / "cnn_shallow_relu_0.history.tsv", sep="\t")
+    assert list(history["epoch"]) == [1, 2]
+    train_log = (workdir / "logs" / "synthetic" / "train" / "cnn_shallow_relu.log").read_text()  # one job per type
+    assert "device: cpu" in train_log and "vectorized engine" in train_log
+
+
+@pytest.mark.workflow
+def test_rerun_has_nothing_to_do_and_report_holds_every_figure(workflow_run):
+    workdir, _ = workflow_run
+    again = snakemake("-n", "--configfile", str(TEST_CONFIG), cwd=workdir)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    report = snakemake("--configfile", str(TEST_CONFIG), "--report", "report.html", cwd=workdir)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    assert "fig2_saliency.png" in html and "Reproduces" in html and "Fig. 2" in html
