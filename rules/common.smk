@@ -287,4 +287,5 @@ def combo_trial_ids(wildcards):
 
 
 def combo_settings(wildcards):
+    """The settings (regularizer, batchnorm, activation, dropout) of the combination of `wildcards`."""
     return CONSISTENCY_GRID[wildcards.combo]

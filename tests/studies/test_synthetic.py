@@ -15,7 +15,7 @@ from gradcorr.kld import consistency_klds, kmer_counts
 from gradcorr.metrics import attribution_snr, interpretability_scores
 from gradcorr.models.checkpoint import load_model
 from gradcorr.models.keras import load_keras_model
-from gradcorr.studies.synthetic import import_published_models, make_synthetic_dataset, score_maps
+from gradcorr.studies.synthetic import evaluate_model, import_published_models, make_synthetic_dataset, score_maps
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +68,21 @@ def test_score_maps_row_is_the_metrics_of_the_raw_and_corrected_maps():
     assert row["snr"] == pytest.approx(attribution_snr(raw, x, gt).mean())
     assert {k: row[k] for k in ("kld_kmer", "kld_attr_mean")} == consistency_klds(raw, x, prior)
     assert list(arrays) == ["index", "x", "ground_truth", "saliency"] and arrays["saliency"].dtype == np.float32
+
+
+def test_evaluate_model_scores_the_first_positives_as_the_workflow_does():
+    from gradcorr import attribute
+    from gradcorr.data.synthetic import generate_billboard
+    from gradcorr.models.architectures import build_model
+
+    data = generate_billboard(n_positive=40, n_negative=40, length=200, seed=1)
+    x, y, gt = data["x_test"], data["y_test"], data["model_test"]
+    torch.manual_seed(0)
+    model = build_model("cnn_shallow", activation="exp", n_filters=6).eval()
+    row, arrays = evaluate_model(model, x, y, gt, n_positive=5)
+    index = np.flatnonzero(y[:, 0] == 1)[:5]
+    np.testing.assert_array_equal(arrays["index"], index)
+    np.testing.assert_allclose(arrays["saliency"], attribute(model, x[index]), rtol=1e-6)
+    with torch.no_grad():
+        p = torch.sigmoid(model(torch.as_tensor(x)))[:, 0].numpy()
+    assert row["test_auroc"] == pytest.approx(roc_auc_score(y[:, 0], p)) and row["n_sequences"] == 5
