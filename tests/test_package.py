@@ -64,6 +64,33 @@ def test_core_functions_have_numpy_docstrings(name):
         assert not missing, f"{name}.{export}: parameters {missing} are not described"
 
 
+# What each part of the package may import: data flows from data/ through models/ and the core to studies/,
+# and no part reaches back (attribution uses models/ to fold BatchNorm and stack ensembles).
+MAY_IMPORT = {"workflow": set(), "data": {"data"}, "models": {"models", "data"}, "core": {"core", "models"},
+              "studies": {"studies", "core", "models", "data", "workflow"}}
+
+
+def part(module: str) -> str:
+    """'gradcorr.models.training' -> 'models'; a core module (or gradcorr itself) -> 'core'."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or parts[-1] in MAY_IMPORT else "core"
+
+
+def test_imports_flow_one_way():
+    reached = []
+    for path in sorted(SRC.rglob("*.py")):
+        module = ".".join(path.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name == "gradcorr" and isinstance(node, ast.ImportFrom):  # from gradcorr import angles, ...
+                    name = f"gradcorr.{node.names[0].name}"
+                if name.startswith("gradcorr.") and part(name) not in MAY_IMPORT[part(module)] | {part(module)}:
+                    reached.append(f"{module} imports {name}")
+    assert reached == []
+
+
 def test_every_module_has_its_test_file():
     """tests/ mirrors src/gradcorr/: gradcorr/<path>/<module>.py is tested in tests/<path>/test_<module>.py."""
     missing = [m for m in MODULES
