@@ -10,9 +10,12 @@ from random_maps import random_maps
 from sklearn.metrics import roc_auc_score
 from workflow_cli import ROOT
 
+from gradcorr import attribute
 from gradcorr.correction import correct
+from gradcorr.data.synthetic import generate_billboard
 from gradcorr.kld import consistency_klds, kmer_counts
 from gradcorr.metrics import attribution_snr, interpretability_scores
+from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model
 from gradcorr.models.keras import load_keras_model
 from gradcorr.studies.synthetic import evaluate_model, import_published_models, make_synthetic_dataset, score_maps
@@ -71,10 +74,6 @@ def test_score_maps_row_is_the_metrics_of_the_raw_and_corrected_maps():
 
 
 def test_evaluate_model_scores_the_first_positives_as_the_workflow_does():
-    from gradcorr import attribute
-    from gradcorr.data.synthetic import generate_billboard
-    from gradcorr.models.architectures import build_model
-
     data = generate_billboard(n_positive=40, n_negative=40, length=200, seed=1)
     x, y, gt = data["x_test"], data["y_test"], data["model_test"]
     torch.manual_seed(0)
