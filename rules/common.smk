@@ -2,7 +2,6 @@
 # linter keeps functions out of the files that hold rules): shared helpers first, then one section per
 # study. Each study's names and rules are in rules/<study>.smk; cluster resources in rules/resources.smk.
 
-import csv
 import functools
 import itertools
 import os
@@ -11,22 +10,34 @@ import sys
 
 import yaml
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 sys.path.insert(0, f"{workflow.basedir}/src")
 # standard library only, like every import of the DAG process: no torch
-from gradcorr.data.encode import paired_assembly
-from gradcorr.workflow.config_checks import check_config
+from gradcorr.data.download import MD5_RE, DownloadError, check_url
+from gradcorr.data.encode import ACCESSION_RE, paired_assembly
+from gradcorr.workflow import tables
+from gradcorr.workflow.config_checks import check_config, check_download_dir, uses_downloads
 
 validate(config, schema="../config/schema.yaml", set_default=True)
 with open(f"{workflow.basedir}/config/schema.yaml") as handle:
-    check_config(config, yaml.safe_load(handle))
+    SCHEMA = yaml.safe_load(handle)
+check_config(config, SCHEMA)
 
 STUDIES = config["studies"]
 DOWNLOAD_DIR = config["invivo"]["download_dir"]  # every download: ENCODE files, genomes, published files
+if uses_downloads(config):
+    _default_download_dir = SCHEMA["properties"]["invivo"]["properties"]["download_dir"]["default"]
+    logger.info(f"downloads: {check_download_dir(DOWNLOAD_DIR, _default_download_dir)}")
 # ensemble_engine "vectorized" (the default): one training and one attribution job per model type (all its
 # trials, or a TF's whole ensemble of one), run as one vectorised ensemble; "sequential": one job per model.
 VECTORIZED = config["ensemble_engine"] == "vectorized"
+
+
+def one_of(names):
+    """A wildcard regex matching exactly `names` (and nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
 wildcard_constraints:
@@ -36,6 +47,8 @@ wildcard_constraints:
     member=r"\d+",
     accession=r"ENC[A-Z]{2}\d{3}[A-Z]{3}",
     method="saliency|integrated_gradients|smoothgrad|expected_gradients",
+    model_type="(cnn_shallow|cnn_deep)_(relu|exp)",
+    assembly=one_of(config["invivo"]["genomes"]),
 
 
 def all_outputs():
@@ -50,28 +63,31 @@ def resource(path):
     return os.path.join(workflow.basedir, path)
 
 
+def _allowed_url(url):
+    """A table check: `url` is https to a host of invivo.allowed_hosts (what the download will demand)."""
+    try:
+        check_url(url, config["invivo"]["allowed_hosts"])
+    except DownloadError as err:
+        raise ValueError(str(err)) from None
+
+
+# Every column of a resource table that names a path, an accession, a URL or a checksum is checked when read.
+TABLE_CHECKS = {
+    "tf": tables.plain_name,
+    "file": tables.plain_name,
+    "chip_accession": tables.pattern_check(ACCESSION_RE, "an ENCODE file accession (like ENCFF710VEH)"),
+    "dnase_accession": tables.pattern_check(ACCESSION_RE, "an ENCODE file accession (like ENCFF235KUD)"),
+    "jaspar_id": tables.pattern_check(re.compile(r"^MA\d{4}\.\d+$"), "a JASPAR matrix ID (like MA0139.2)"),
+    "md5": tables.pattern_check(MD5_RE, "an md5 checksum (32 lowercase hex digits)"),
+    "url": _allowed_url,
+}
+
+
 @functools.cache
-def table_rows(path):
-    """The rows of a TSV file, read once per run (download jobs look up their row one by one)."""
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: table not found")
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
 def read_table(path, columns):
-    """Rows of a TSV resource keyed by its first column; an error naming the file if a column is missing."""
-    path = resource(path)
-    rows = table_rows(path)
-    missing = [c for c in columns if rows and c not in rows[0]] or ([] if rows else ["(no rows)"])
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected {columns}")
-    return {row[columns[0]]: row for row in rows}
-
-
-def one_of(names):
-    """A wildcard regex matching exactly `names` (and nothing when there are none)."""
-    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+    """Rows of a TSV resource keyed by its first column, read once per run, the `columns` (a tuple) checked:
+    an error names the file, line and column of a bad cell before any job runs."""
+    return tables.read_table(resource(path), columns, {c: TABLE_CHECKS[c] for c in columns if c in TABLE_CHECKS})
 
 
 # Synthetic study (its names and rules: rules/synthetic.smk)
@@ -132,7 +148,7 @@ def published_inputs(wildcards):
 def published_source(name):
     """The url and md5 of a published weight file, from models.published_sources."""
     table = config["models"]["published_sources"]
-    sources = read_table(table, ["file", "url", "md5"])
+    sources = read_table(table, ("file", "url", "md5"))
     if name not in sources:
         raise ValueError(f"{resource(table)}: no row for {name}")
     return sources[name]
@@ -157,7 +173,7 @@ def invivo_outputs():
 
 def invivo_sources():
     """TF -> "processed" (an HDF5 in the published layout) or the ENCODE table row of its accessions."""
-    table = read_table(INVIVO_CONFIG["table"], ["tf", "chip_accession", "dnase_accession"]) if INVIVO_TFS else {}
+    table = read_table(INVIVO_CONFIG["table"], ("tf", "chip_accession", "dnase_accession")) if INVIVO_TFS else {}
     sources = {}
     for tf in INVIVO_TFS:
         if tf in INVIVO_CONFIG["processed"]:
@@ -174,7 +190,7 @@ def processed_input(wildcards):
     path = INVIVO_CONFIG["processed"][wildcards.tf]
     if os.path.isfile(path):
         return path
-    if wildcards.tf not in read_table(INVIVO_CONFIG["processed_sources"], ["tf", "url", "md5"]):
+    if wildcards.tf not in read_table(INVIVO_CONFIG["processed_sources"], ("tf", "url", "md5")):
         raise ValueError(
             f"config invivo.processed.{wildcards.tf}: {path} not found, and {wildcards.tf} has no "
             f"download in {INVIVO_CONFIG['processed_sources']}"
@@ -184,7 +200,13 @@ def processed_input(wildcards):
 
 def processed_source(tf):
     """The url and md5 of a TF's processed file, from invivo.processed_sources."""
-    return read_table(INVIVO_CONFIG["processed_sources"], ["tf", "url", "md5"])[tf]
+    return read_table(INVIVO_CONFIG["processed_sources"], ("tf", "url", "md5"))[tf]
+
+
+def genome_source(assembly):
+    """The url and md5 (None: the host's md5sum.txt says) of an assembly's genome, from invivo.genomes."""
+    entry = INVIVO_CONFIG["genomes"][assembly]
+    return {"url": entry, "md5": None} if isinstance(entry, str) else {"url": entry["url"], "md5": entry["md5"]}
 
 
 def encode_assembly(tf, chip_meta, dnase_meta):

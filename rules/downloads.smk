@@ -53,7 +53,7 @@ rule download_genome:
     conda:
         "../envs/gradcorr.yaml"
     params:
-        url=lambda wildcards: INVIVO_CONFIG["genomes"][wildcards.assembly],
+        source=lambda wildcards: genome_source(wildcards.assembly),
         allowed_hosts=INVIVO_CONFIG["allowed_hosts"],
         retries=INVIVO_CONFIG["retries"],
     script:

@@ -17,7 +17,7 @@ MEMBER_JOB = "{arch}_{activation}" if VECTORIZED else "{arch}_{activation}_{memb
 INVIVO_SOURCES = invivo_sources()
 PROCESSED_TFS = [tf for tf, source in INVIVO_SOURCES.items() if source == "processed"]
 ENCODE_TFS = [tf for tf, source in INVIVO_SOURCES.items() if source != "processed"]
-TF_MOTIFS = read_table(INVIVO_CONFIG["motifs"], ["tf", "jaspar_id"]) if INVIVO_TFS else {}
+TF_MOTIFS = read_table(INVIVO_CONFIG["motifs"], ("tf", "jaspar_id")) if INVIVO_TFS else {}
 
 
 wildcard_constraints:
@@ -35,6 +35,8 @@ rule invivo_import_dataset:
         tf=one_of(PROCESSED_TFS),
     conda:
         "../envs/gradcorr.yaml"
+    params:
+        architectures=INVIVO_CONFIG["architectures"],
     script:
         "../scripts/invivo_import_dataset.py"
 

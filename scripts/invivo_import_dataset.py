@@ -7,4 +7,5 @@ from gradcorr.studies.invivo import import_processed_dataset  # noqa: E402
 from gradcorr.workflow.runtime import setup_logging  # noqa: E402
 
 setup_logging(snakemake.log[0])
-import_processed_dataset(snakemake.input[0], snakemake.output[0], tf=snakemake.wildcards.tf)
+import_processed_dataset(snakemake.input[0], snakemake.output[0], tf=snakemake.wildcards.tf,
+                         architectures=snakemake.params.architectures)

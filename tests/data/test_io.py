@@ -1,5 +1,8 @@
 """The files stages pass to each other: written atomically and deterministically, read back as written."""
 
+import os
+import stat
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,3 +68,18 @@ def test_attribution_files_with_and_without_ground_truth(tmp_path):
     write_arrays(tmp_path / "w.h5", attribution_arrays(index + 1, x, "saliency", raw), {"method": "saliency"})
     with pytest.raises(ValueError, match="w.h5: attributed on other sequences than .*s.h5"):
         list(iter_attributions([tmp_path / "s.h5", tmp_path / "w.h5"]))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_outputs_take_the_umask_not_a_private_mode(tmp_path, umask, mode):
+    """Written files get 0666 less the umask, as a plainly created file would (mkstemp alone gives 0600)."""
+    old = os.umask(umask)
+    try:
+        write_tsv(pd.DataFrame({"a": [1]}), tmp_path / "t.tsv")
+        write_arrays(tmp_path / "a.h5", {"x": np.arange(3)})
+        with open(tmp_path / "plain", "w"):
+            pass
+    finally:
+        os.umask(old)
+    for name in ("t.tsv", "a.h5", "plain"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name

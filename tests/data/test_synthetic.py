@@ -335,3 +335,9 @@ def test_read_dataset_errors(tmp_path):
         syn.read_dataset(tmp_path / "absent.h5", "train")
     with pytest.raises(ValueError, match="split"):
         syn.read_dataset(path, "validation")
+
+
+def test_a_split_without_both_classes_is_refused():
+    """Six sequences split 0.7/0.1/0.2 leave the valid split empty; training would fail late without a file name."""
+    with pytest.raises(ValueError, match="the valid split of 6 sequences holds 0, 0 of them positive"):
+        syn.generate_billboard(3, 3, length=100, n_background=2, seed=0)

@@ -1,11 +1,15 @@
 """rules/synthetic.smk through the Snakemake command line, on config/test.yaml: every output of the synthetic
-study, the numbers in its tables recomputed from its files, the rerun and the report."""
+study, the numbers in its tables recomputed from its files, the rerun and the report (also from an environment
+with only the README's workflow install)."""
+
+import subprocess
+import sys
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_cli import TEST_CONFIG, snakemake
+from workflow_cli import ROOT, TEST_CONFIG, snakemake
 
 from gradcorr.data.synthetic import read_dataset
 from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld
@@ -71,3 +75,28 @@ def test_rerun_has_nothing_to_do_and_report_holds_every_figure(workflow_run):
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "report.html").read_text()
     assert "fig2_saliency.png" in html and "Reproduces" in html and "Fig. 2" in html
+
+
+@pytest.fixture(scope="session")
+def workflow_only_python(tmp_path_factory):
+    """The python of a fresh virtual environment holding only the README's workflow install (no test extra)."""
+    env = tmp_path_factory.mktemp("workflow_env")
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=300)
+    python = env / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[workflow]"],
+                             capture_output=True, text=True, timeout=1200)
+    assert install.returncode == 0, install.stderr[-3000:]
+    return python
+
+
+@pytest.mark.workflow
+def test_the_readme_workflow_install_suffices_for_the_report(workflow_run, workflow_only_python):
+    """`snakemake --report` (the README's command) works after `pip install -e ".[workflow]"` alone."""
+    workdir, _ = workflow_run
+    lacks_test_extra = subprocess.run([str(workflow_only_python), "-c", "import pytest"], capture_output=True)
+    assert lacks_test_extra.returncode != 0  # pytest (which brings pygments in) is not there
+    report = subprocess.run([str(workflow_only_python), "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
+                             "--configfile", str(TEST_CONFIG), "--report", "report_workflow_only.html"],
+                            cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "fig2_saliency.png" in (workdir / "report_workflow_only.html").read_text()

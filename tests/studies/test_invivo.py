@@ -43,11 +43,11 @@ def test_assemblies_must_pair(tmp_path):
     assert not out.exists()
 
 
-def _processed(path, x_test=None):
+def _processed(path, x_test=None, length=100):
     rng = np.random.default_rng(0)
     with h5py.File(path, "w") as f:
         for split, n in (("train", 20), ("valid", 6), ("test", 8)):
-            x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, 30))].transpose(0, 2, 1)
+            x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))].transpose(0, 2, 1)
             f.create_dataset(f"x_{split}", data=x if split != "test" or x_test is None else x_test)
             f.create_dataset(f"y_{split}", data=(np.arange(n) % 2).reshape(-1, 1).astype(np.int8))
     return path
@@ -55,12 +55,21 @@ def _processed(path, x_test=None):
 
 def test_import_checks_the_layout_and_copies_exactly(tmp_path):
     good = _processed(tmp_path / "good.h5")
-    invivo.import_processed_dataset(good, tmp_path / "out.h5", tf="TF")
+    invivo.import_processed_dataset(good, tmp_path / "out.h5", tf="TF", architectures=["cnn_shallow", "cnn_deep"])
     assert (tmp_path / "out.h5").read_bytes() == good.read_bytes()
-    bad = _processed(tmp_path / "bad.h5", x_test=np.full((8, 4, 30), 0.25, dtype=np.float32))
+    bad = _processed(tmp_path / "bad.h5", x_test=np.full((8, 4, 100), 0.25, dtype=np.float32))
     with pytest.raises(ValueError, match="x_test"):
-        invivo.import_processed_dataset(bad, tmp_path / "bad_out.h5", tf="TF")
+        invivo.import_processed_dataset(bad, tmp_path / "bad_out.h5", tf="TF", architectures=["cnn_deep"])
     assert not (tmp_path / "bad_out.h5").exists()
+
+
+def test_import_refuses_sequences_too_short_for_an_architecture(tmp_path):
+    """Length 60 suits CNN-deep (48) but not CNN-shallow (100): refused at import, naming the file."""
+    short = _processed(tmp_path / "short.h5", length=60)
+    invivo.import_processed_dataset(short, tmp_path / "deep.h5", tf="TF", architectures=["cnn_deep"])
+    with pytest.raises(ValueError, match=r"short\.h5: sequences of length 60, but cnn_shallow need at least 100"):
+        invivo.import_processed_dataset(short, tmp_path / "out.h5", tf="TF", architectures=["cnn_deep", "cnn_shallow"])
+    assert not (tmp_path / "out.h5").exists()
 
 
 def _member(path, raw, index, x):

@@ -1,13 +1,22 @@
 """Config checks: the schema's (defaults filled in) and those it cannot express (`check_config`), in-process,
 as rules/common.smk applies them; each error names the key."""
 
+import os
+
 import pytest
+import torch
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 from workflow_cli import ROOT, TEST_CONFIG
 
-from gradcorr.workflow.config_checks import check_config
+from gradcorr.models.architectures import build_model
+from gradcorr.workflow.config_checks import (
+    MIN_INPUT_LENGTH,
+    check_config,
+    check_download_dir,
+    check_input_length,
+)
 
 BAD_CONFIGS = [
     ("training:\n  max_epochs: 0\n", "max_epochs"),
@@ -25,6 +34,26 @@ BAD_CONFIGS = [
     ("consistency:\n  training: {regularizer: {name: noise}}\n", "consistency.training"),
     ("consistency:\n  regularizer: {noise: 0.1}\n", "consistency.regularizer"),
     ("consistency:\n  regularizers: [dropout]\n", "regularizers"),
+    # what each architecture needs (CNN-shallow pools 50 x 2, CNN-deep 4 x 4 x 3, the consistency CNN 4 x 4 x 4)
+    ("synthetic:\n  length: 99\n", "synthetic.length: 99, but cnn_shallow"),
+    ("synthetic:\n  length: 47\nmodels:\n  architectures: [cnn_deep]\n", "synthetic.length: 47, but cnn_deep"),
+    ("studies: [consistency]\nsynthetic:\n  length: 63\n", "synthetic.length: 63, but cnn_consistency"),
+    ("studies: [invivo]\ninvivo:\n  tfs: [CTCF]\n  width: 60\n", "invivo.width: 60, but cnn_shallow"),
+    # names that become paths: no ".", "..", hidden or with a slash
+    ("studies: [invivo]\ninvivo:\n  tfs: [..]\n", ".."),
+    ("studies: [invivo]\ninvivo:\n  tfs: [.]\n", "'.'"),
+    ("studies: [invivo]\ninvivo:\n  tfs: [.hidden]\n", ".hidden"),
+    ("invivo:\n  processed: {../up: x.h5}\n", "../up"),
+    ("invivo:\n  genomes: {..: https://example.org/g.fa}\n", ".."),
+    ("invivo:\n  genomes: {hg38: {url: https://example.org/g.fa, md5: abc}}\n", "genomes"),
+]
+
+GOOD_LENGTHS = [  # the shortest each architecture takes, and a processed dataset, whose length is checked on import
+    "synthetic:\n  length: 100\n",
+    "synthetic:\n  length: 48\nmodels:\n  architectures: [cnn_deep]\n",
+    "studies: [consistency]\nsynthetic:\n  length: 64\n",
+    "studies: [invivo]\ninvivo:\n  tfs: [CTCF]\n  width: 100\n",
+    "studies: [invivo]\ninvivo:\n  tfs: [REST]\n  processed: {REST: rest.h5}\n  width: 10\n",
 ]
 
 
@@ -49,3 +78,41 @@ def test_bad_config_is_refused_naming_the_key(override, key):
     with pytest.raises((WorkflowError, ValueError)) as error:
         checked_config(TEST_CONFIG.read_text(), override)
     assert key in str(error.value)
+
+
+@pytest.mark.parametrize("override", GOOD_LENGTHS)
+def test_the_shortest_lengths_the_models_take_pass(override):
+    assert checked_config(TEST_CONFIG.read_text(), override)
+
+
+@pytest.mark.parametrize("arch", sorted(MIN_INPUT_LENGTH))
+def test_min_input_length_is_what_each_architecture_takes(arch):
+    """MIN_INPUT_LENGTH (the DAG code has no torch) agrees with the models: one shorter is refused, naming it."""
+    length = MIN_INPUT_LENGTH[arch]
+    model = build_model(arch, input_length=length).eval()
+    assert model(torch.zeros(2, 4, length)).shape == (2, 1)
+    with pytest.raises(ValueError, match=f"{arch} needs inputs of length at least {length}"):
+        build_model(arch, input_length=length - 1)
+
+
+def test_check_input_length_names_the_file():
+    check_input_length("ok.h5", 100, ["cnn_shallow", "cnn_deep"])
+    with pytest.raises(ValueError, match="short.h5: sequences of length 50, but cnn_shallow need at least 100"):
+        check_input_length("short.h5", 50, ["cnn_deep", "cnn_shallow"])
+
+
+def test_download_dir_default_may_be_missing_any_other_must_be_a_writable_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert check_download_dir("results/downloads", "results/downloads") == tmp_path / "results" / "downloads"
+    with pytest.raises(ValueError, match="invivo.download_dir: /no/such/folder .*does not exist"):
+        check_download_dir("/no/such/folder", "results/downloads")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is not a folder"):
+        check_download_dir("file", "results/downloads")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert check_download_dir(str(shared), "results/downloads") == shared
+    # as for a read-only share (root writes anywhere, so os.access stands in)
+    monkeypatch.setattr(os, "access", lambda path, mode: path != shared)
+    with pytest.raises(ValueError, match="is not writable"):
+        check_download_dir(str(shared), "results/downloads")

@@ -24,14 +24,28 @@ import numpy as np
 import pandas as pd
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it onto `path`, on error delete it."""
+    """Yield a temporary path beside `path`; on success rename it onto `path`, on error delete it.
+
+    The temporary file is created private (mode 0600) and given the mode a plainly created file would
+    have (0666 less the umask) before it is yielded, so lab-mates can read results where the umask allows.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -298,6 +298,7 @@ def generate_billboard(
     Keys x_*, y_*, model_* for * in train, valid, test: x (N, 4, L) float32 one-hot, y (N, 1)
     float32 labels (1 positive, 0 negative), model (N, 4, L) float32 sequence models.
     Order of random draws: background motifs, positive models, negative models, one-hot, shuffle.
+    ValueError when a split given a share (or any sequences) holds no positives or no negatives.
     """
     if n_positive < 0 or n_negative < 0:
         raise ValueError(f"n_positive and n_negative must be >= 0, got {n_positive}, {n_negative}")
@@ -321,8 +322,13 @@ def generate_billboard(
     order = rng.permutation(n)
     bounds = np.cumsum((0,) + sizes)
     data: dict[str, np.ndarray] = {}
-    for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:]):
+    for name, fraction, lo, hi in zip(SPLITS, split, bounds[:-1], bounds[1:]):
         sel = order[lo:hi]
+        positives = int(y[sel].sum())
+        if (fraction > 0 or len(sel)) and positives in (0, len(sel)):  # AUROCs need both classes
+            raise ValueError(f"the {name} split of {n} sequences holds {len(sel)}, {positives} of them positive: "
+                             "every split needs positives and negatives; raise n_positive and n_negative or "
+                             f"change split {tuple(split)}")
         data[f"x_{name}"] = x[sel]
         data[f"y_{name}"] = y[sel]
         data[f"model_{name}"] = models[sel]

@@ -57,6 +57,17 @@ class KerasFlatten(nn.Module):
         return x.transpose(1, 2).flatten(1)
 
 
+def _pooled_length(arch: str, input_length: int, pools: tuple[int, ...]) -> int:
+    """The length left after `pools`; ValueError when nothing would be left for the dense layer."""
+    length = input_length
+    for pool in pools:
+        length //= pool
+    if length < 1:
+        raise ValueError(f"{arch} needs inputs of length at least {math.prod(pools)} (its pooling sizes "
+                         f"{' x '.join(map(str, pools))}), got {input_length}")
+    return length
+
+
 def _head(n_features: int, hidden: int = 96) -> list[nn.Module]:
     return [
         KerasFlatten(),
@@ -71,7 +82,7 @@ def _head(n_features: int, hidden: int = 96) -> list[nn.Module]:
 def cnn_shallow(activation: str = "relu", n_filters: int = 24, kernel_size: int = 19,
                 input_length: int = 200, alphabet: int = 4) -> nn.Sequential:
     """CNN-shallow: conv (first-layer activation), pool 50; conv 48x3, pool 2; dense 96; dense 1."""
-    length = input_length // 50 // 2
+    length = _pooled_length("cnn_shallow", input_length, (50, 2))
     model = nn.Sequential(
         *_conv_block(alphabet, n_filters, kernel_size, activation, 0.1, 50),
         *_conv_block(n_filters, 48, 3, "relu", 0.2, 2),
@@ -84,7 +95,7 @@ def cnn_deep(activation: str = "relu", n_filters: int = 24, kernel_size: int = 1
              input_length: int = 200, alphabet: int = 4) -> nn.Sequential:
     """CNN-deep: conv (first-layer activation); conv 32x7 pool 4; conv 48x7 pool 4; conv 64x3 pool 3;
     dense 96; dense 1."""
-    length = input_length // 4 // 4 // 3
+    length = _pooled_length("cnn_deep", input_length, (4, 4, 3))
     model = nn.Sequential(
         *_conv_block(alphabet, n_filters, kernel_size, activation, 0.1, 1),
         *_conv_block(n_filters, 32, 7, "relu", 0.2, 4),
@@ -111,7 +122,7 @@ def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: f
         tail: list[nn.Module] = [nn.Dropout(dropout)] + ([nn.MaxPool1d(pool)] if pool > 1 else [])
         return layers + (tail[::-1] if pool_first else tail)
 
-    length = input_length // 4 // 4 // 4
+    length = _pooled_length("cnn_consistency", input_length, (4, 4, 4))
     head: list[nn.Module] = [KerasFlatten(), nn.Linear(64 * width * length, 96 * width)]
     if batchnorm:
         head.append(nn.BatchNorm1d(96 * width, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))

@@ -35,6 +35,7 @@ from gradcorr.data.io import (
 )
 from gradcorr.kld import consistency_klds, kmer_counts
 from gradcorr.metrics import classification_scores
+from gradcorr.workflow.config_checks import check_input_length
 from gradcorr.workflow.runtime import derive_seed
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,11 @@ def build_chipseq_dataset(chip: str | Path, dnase: str | Path, chip_meta: str | 
     log.info("%s: %s", tf, stats)
 
 
-def import_processed_dataset(source: str | Path, out: str | Path, *, tf: str) -> None:
-    """Check an already processed dataset (published layout) and copy it into the run, atomically."""
-    read_processed(source)  # raises, naming the file and key, on anything but the published layout
+def import_processed_dataset(source: str | Path, out: str | Path, *, tf: str, architectures: list[str]) -> None:
+    """Check an already processed dataset (published layout, sequences long enough for `architectures`) and
+    copy it into the run, atomically."""
+    data = read_processed(source)  # raises, naming the file and key, on anything but the published layout
+    check_input_length(source, data["x_train"].shape[2], architectures)
     with atomic_path(out) as tmp:
         shutil.copyfile(source, tmp)
     log.info("%s: imported %s: %s", tf, source, dataset_summary(out))

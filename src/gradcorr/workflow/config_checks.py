@@ -1,16 +1,23 @@
 """Checks of a workflow config that its JSON schema cannot express; each error names the key.
 
-The workflow calls `check_config` once the schema has filled in the defaults (rules/common.smk); it
-imports nothing beyond the standard library, so the DAG process stays without torch.
+The workflow calls `check_config` once the schema has filled in the defaults, and `check_download_dir`
+(rules/common.smk), so a config that cannot run stops before any job; this module imports nothing beyond
+the standard library, so the DAG process stays without torch.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 PUBLISHED_TRIALS = 50  # trials per model type in the authors' published synthetic models
 PUBLISHED_LENGTH = 200  # their input length
+# The shortest input each architecture takes: the product of its pooling sizes (gradcorr.models.architectures;
+# tests/workflow/test_config_checks.py builds each at this length and one less). Shorter inputs leave nothing
+# for the dense layer.
+MIN_INPUT_LENGTH = {"cnn_shallow": 50 * 2, "cnn_deep": 4 * 4 * 3, "cnn_consistency": 4 * 4 * 4}
 
 
 def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
@@ -37,6 +44,7 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
         if syn["length"] != PUBLISHED_LENGTH:
             raise ValueError(f"config synthetic.length: {syn['length']}, but the published models take sequences "
                              f"of {PUBLISHED_LENGTH} (models.source: published)")
+    _check_input_lengths(cfg)
     con = cfg["consistency"]
     training = schema["properties"]["training"]["properties"]
     for key, allowed in (("training", set(training) - {"regularizer"}),
@@ -44,3 +52,53 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
         unknown = sorted(set(con[key]) - allowed)
         if unknown:
             raise ValueError(f"config consistency.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _check_input_lengths(cfg: dict[str, Any]) -> None:
+    """Every architecture a study trains must take that study's sequence length."""
+    studies, syn, iv = cfg["studies"], cfg["synthetic"], cfg["invivo"]
+    needs = []  # (length key, its value, architecture, what trains it)
+    if "synthetic" in studies and cfg["models"]["source"] == "trained":
+        needs += [("synthetic.length", syn["length"], arch, "models.architectures")
+                  for arch in cfg["models"]["architectures"]]
+    if "consistency" in studies:
+        needs.append(("synthetic.length", syn["length"], "cnn_consistency", "the consistency study"))
+    if "invivo" in studies and set(iv["tfs"]) - set(iv["processed"]):  # datasets built from peaks at `width`
+        needs += [("invivo.width", iv["width"], arch, "invivo.architectures") for arch in iv["architectures"]]
+    for key, length, arch, source in needs:
+        if length < MIN_INPUT_LENGTH[arch]:
+            raise ValueError(f"config {key}: {length}, but {arch} ({source}) needs sequences of at least "
+                             f"{MIN_INPUT_LENGTH[arch]} (the product of its pooling sizes)")
+
+
+def check_input_length(path: str | Path, length: int, architectures: list[str]) -> None:
+    """Raise ValueError naming the dataset `path` if its sequence `length` is too short for an architecture."""
+    short = [arch for arch in architectures if length < MIN_INPUT_LENGTH[arch]]
+    if short:
+        raise ValueError(f"{path}: sequences of length {length}, but {', '.join(short)} need at least "
+                         f"{max(MIN_INPUT_LENGTH[a] for a in short)} (the product of the pooling sizes)")
+
+
+def uses_downloads(cfg: dict[str, Any]) -> bool:
+    """Whether a run of `cfg` may download anything (in vivo data, or the published synthetic models)."""
+    return "invivo" in cfg["studies"] or (cfg["models"]["source"] == "published" and "synthetic" in cfg["studies"])
+
+
+def check_download_dir(path: str, default: str) -> Path:
+    """The download folder `path` made absolute, once checked to be a writable folder.
+
+    The `default` folder (inside the working directory) may be missing: the workflow creates it. Any
+    other must exist, so that a mistyped shared folder is refused rather than created.
+    """
+    folder = Path(path).expanduser().resolve()
+    key = "config invivo.download_dir"
+    if not folder.exists():
+        if path == default:
+            return folder
+        raise ValueError(f"{key}: {path} ({folder}) does not exist; create it, or remove the key to download "
+                         f"into {default}")
+    if not folder.is_dir():
+        raise ValueError(f"{key}: {path} ({folder}) is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{key}: {path} ({folder}) is not writable")
+    return folder
