@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from httpserver import FileServer, add_encode_file, serve
+from httpserver import FileServer, add_encode_file, etag_of, serve
 
 from gradcorr.data import encode
 from gradcorr.data.download import DownloadError
@@ -99,6 +99,26 @@ def test_fetch_encode_metadata_rejects_invalid_record(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="no 'assembly' field"):
             encode.fetch_encode_metadata("ENCFF000DDD", dest, base_url=base_url, allowed_hosts=LOCAL, backoff=0)
     assert _leftovers(dest.parent) == []
+
+
+def test_fetch_encode_metadata_discards_what_a_crash_left(tmp_path: Path) -> None:
+    """A crash leaves `<dest>.new` and the part of a download to it (with a validator that still matches):
+    neither is reused, so the record is downloaded whole and afresh."""
+    root = tmp_path / "mirror"
+    record = add_encode_file(root, "ENCFF000EEE", b"x", assembly="GRCh38")
+    served = (root / "files" / "ENCFF000EEE" / "index.json").read_bytes()
+    dest = tmp_path / "meta" / "ENCFF000EEE.json"
+    dest.parent.mkdir()
+    (dest.parent / "ENCFF000EEE.json.new").write_text('{"accession": "ENCFF000EEE"}')
+    part = dest.parent / "ENCFF000EEE.json.new.part"
+    part.write_bytes(b'{"garbage": ' + b" " * 40)
+    part.with_name(part.name + ".validator").write_text(etag_of(served) + "\n")
+    with FileServer(root) as srv:
+        meta = encode.fetch_encode_metadata("ENCFF000EEE", dest, base_url=srv.url, allowed_hosts=LOCAL, backoff=0)
+        (request,) = srv.requests_for("/files/ENCFF000EEE/")
+    assert meta["md5sum"] == record["md5sum"] and dest.read_bytes() == served
+    assert "Range" not in request.headers and request.sent == len(served)
+    assert _leftovers(dest.parent) == ["ENCFF000EEE.json"]
 
 
 def test_fetch_encode_metadata_missing_accession_is_404(tmp_path: Path) -> None:

@@ -8,12 +8,21 @@ Usage::
         ...
         assert server.count("/genome.fa.gz") == 3              # GET requests to that path
         assert server.requests[-1].headers.get("Range") == "bytes=123-"
+        server.replace("/genome.fa.gz", b"new", after=1)       # the next GET still gets the old bytes
 
-Files under `root` are served by URL path (GET and HEAD) with Content-Length, Last-Modified and
+Files under `root` are served by URL path (GET and HEAD) with Content-Length, validators and
 `Range: bytes=N-` / `bytes=N-M` support (206 with Content-Range; 416 past the end). A directory path
 with `format=json` in the query string serves the directory's `index.json`, as ENCODE does:
 `/files/ENCFF000AAA/?format=json` -> `root/files/ENCFF000AAA/index.json`. Counters, request records
-and faults are keyed by the URL path without the query string.
+and faults are keyed by the URL path without the query string; each record also counts the body
+bytes sent.
+
+Validators, as `FileServer(root, validators=...)` says: "etag" (the default, like Apache: a strong
+ETag, `etag_of(content)`, and Last-Modified from the file's mtime), "last-modified" (no ETag),
+"weak-etag" (`W/"..."` and Last-Modified) or "none". A Range request with `If-Range` is answered
+with the range only when If-Range equals the strong ETag or the Last-Modified date sent now, and
+with 200 and the whole file otherwise (a weak tag never matches), as RFC 9110 says.
+`replace(path, data)` changes a file (and so its ETag and Last-Modified) between requests.
 
 Faults (`add_faults(path, *faults)`), consumed one per GET request to `path`, in order:
 
@@ -21,9 +30,14 @@ Faults (`add_faults(path, *faults)`), consumed one per GET request to `path`, in
 - "truncate": send the headers (full Content-Length) but only the first half of the body, then close;
 - "no-range": ignore any Range header and send 200 with the whole file;
 - "wrong-range": answer a Range request with 206 for the whole file (Content-Range from byte 0);
+- "no-validators": send neither ETag nor Last-Modified (so If-Range cannot match either);
+- "ignore-if-range": honour Range even when If-Range does not match (a server that ignores If-Range);
 - "redirect:<url>": answer 302 with Location <url> (absolute, or a path on this server);
 - "delay:<seconds>": wait that long before answering normally (for client timeouts);
 - a 3-digit status such as "404", "429", "500", "503": answer with that status and a short body.
+
+The faults that shape a normal answer (corrupt, truncate, no-range, wrong-range, no-validators,
+ignore-if-range) combine with "+" into one request's fault, e.g. "truncate+no-validators".
 
 `add_encode_file` writes an ENCODE-like mirror entry (metadata JSON and the file) under a root.
 """
@@ -33,6 +47,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -43,16 +58,24 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+VALIDATOR_MODES = ("etag", "last-modified", "weak-etag", "none")
+
 
 @dataclass
 class RequestRecord:
-    """One request the server received: method, URL path, query string, headers and status sent."""
+    """One request the server received: method, URL path, query string, headers, status and body bytes sent."""
 
     method: str
     path: str
     query: str
     headers: dict[str, str]
     status: int = 0
+    sent: int = 0
+
+
+def etag_of(data: bytes) -> str:
+    """The strong ETag the server sends for a file holding `data` (its quoted md5), so tests can predict it."""
+    return f'"{hashlib.md5(data).hexdigest()}"'
 
 
 def corrupt(data: bytes) -> bytes:
@@ -69,12 +92,16 @@ class FileServer:
 
     root: Path
     host: str = "127.0.0.1"
+    validators: str = "etag"
     requests: list[RequestRecord] = field(default_factory=list)
     faults: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.validators not in VALIDATOR_MODES:
+            raise ValueError(f"validators must be one of {VALIDATOR_MODES}, got {self.validators!r}")
         self.root = Path(self.root)
         self._lock = threading.Lock()
+        self._replacements: dict[str, list] = {}  # URL path -> [GET requests still to answer, new content]
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -127,10 +154,39 @@ class FileServer:
             return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
 
     def reset(self) -> None:
-        """Forget recorded requests and pending faults."""
+        """Forget recorded requests, pending faults and pending replacements."""
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self._replacements.clear()
+
+    def replace(self, path: str, data: bytes, *, after: int = 0) -> None:
+        """Serve `data` at URL path `path` from now on, or once `after` more GET requests to it have read the file.
+
+        The file's mtime moves 2 s on, so its Last-Modified date changes along with its ETag: a new
+        version of the file, as a server would publish it.
+        """
+        if after > 0:
+            with self._lock:
+                self._replacements[path] = [after, data]
+            return
+        target = self.root / path.lstrip("/")
+        old_mtime = target.stat().st_mtime if target.exists() else time.time()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        os.utime(target, (old_mtime + 2, old_mtime + 2))
+
+    def _file_read(self, path: str) -> None:
+        """Count a GET that read the file at `path`; apply a replacement that was waiting for it."""
+        with self._lock:
+            pending = self._replacements.get(path)
+            if pending is None:
+                return
+            pending[0] -= 1
+            if pending[0] > 0:
+                return
+            del self._replacements[path]
+        self.replace(path, pending[1])
 
     def _record(self, record: RequestRecord) -> str | None:
         """Store the request; return the next fault for it (GET only), or None."""
@@ -199,12 +255,17 @@ class _Handler(BaseHTTPRequestHandler):
         if file is None:
             self._send_status(404)
             return
-        data = file.read_bytes()
-        if fault == "corrupt":
+        data, mtime = file.read_bytes(), file.stat().st_mtime
+        if send_body:
+            self.server_state._file_read(path)
+        shaping = set(fault.split("+")) if fault else set()
+        validators = self._validators(data, mtime, "no-validators" in shaping)
+        if "corrupt" in shaping:
             data = corrupt(data)
         start, end = 0, len(data) - 1
         range_header = self.headers.get("Range")
-        partial = range_header is not None and fault != "no-range"
+        partial = range_header is not None and "no-range" not in shaping and (
+            "ignore-if-range" in shaping or _if_range_holds(self.headers.get("If-Range"), validators))
         if partial:
             bounds = _parse_range(range_header, len(data))
             if bounds is None:
@@ -213,24 +274,35 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            start, end = bounds if fault != "wrong-range" else (0, len(data) - 1)
+            start, end = bounds if "wrong-range" not in shaping else (0, len(data) - 1)
         body = data[start:end + 1]
         self.send_response(206 if partial else 200)
         self.send_header("Content-Type", "application/json" if file.suffix == ".json" else "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Last-Modified", email.utils.formatdate(file.stat().st_mtime, usegmt=True))
+        for name, value in validators.items():
+            self.send_header(name, value)
         if partial:
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         self.end_headers()
         if not send_body:
             return
-        if fault == "truncate":
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
+        if "truncate" in shaping:
+            body = body[:len(body) // 2]
             self.close_connection = True
-            return
+        self._record.sent = len(body)  # before writing: the client may read it all before this thread goes on
         self.wfile.write(body)
+        self.wfile.flush()
+
+    def _validators(self, data: bytes, mtime: float, withheld: bool) -> dict[str, str]:
+        """The ETag and Last-Modified headers to send for a file holding `data`, as the server's mode says."""
+        mode = "none" if withheld else self.server_state.validators
+        out = {}
+        if mode in ("etag", "weak-etag"):
+            out["ETag"] = etag_of(data) if mode == "etag" else "W/" + etag_of(data)
+        if mode != "none":
+            out["Last-Modified"] = email.utils.formatdate(mtime, usegmt=True)
+        return out
 
     def _resolve(self, path: str, query: str) -> Path | None:
         root = self.server_state.root.resolve()
@@ -251,6 +323,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def _if_range_holds(value: str | None, validators: dict[str, str]) -> bool:
+    """Whether a Range may be honoured: no If-Range, or one equal to the strong ETag or the Last-Modified date."""
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith(("W/", '"')):
+        etag = validators.get("ETag", "")
+        return not value.startswith("W/") and not etag.startswith("W/") and value == etag
+    return value == validators.get("Last-Modified")
 
 
 def _parse_range(value: str, size: int) -> tuple[int, int] | None:

@@ -50,7 +50,10 @@ def mirror(tmp_path_factory):
     root = tmp_path_factory.mktemp("mirror")
     fasta, sequences = write_genome(root, seed=11)
     (root / "genomes").mkdir()
-    (root / "genomes" / "GRCh38.fa.gz").write_bytes(_gz(fasta))
+    genome_gz = _gz(fasta)
+    (root / "genomes" / "GRCh38.fa.gz").write_bytes(genome_gz)
+    # as UCSC publishes beside its genomes; the download is verified against it (hg19 is not served)
+    (root / "genomes" / "md5sum.txt").write_text(f"{hashlib.md5(genome_gz).hexdigest()}  GRCh38.fa.gz\n")
     sizes = {c: len(s) for c, s in sequences.items()}
     rng = np.random.default_rng(5)
     chip = _peaks(rng, sizes, 45)

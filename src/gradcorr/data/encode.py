@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradcorr.data.download import MD5_RE, fetch
+from gradcorr.data.download import MD5_RE, discard_partial, fetch
 
 __all__ = ["ACCESSION_RE", "encode_metadata_url", "fetch_encode_file", "fetch_encode_metadata", "paired_assembly",
            "read_encode_metadata"]
@@ -83,7 +83,8 @@ def fetch_encode_metadata(accession: str, dest: str | Path, *, base_url: str, al
     The JSON is downloaded to `<dest>.new`, validated (`read_encode_metadata` fields, and the
     accession asked for), and only then renamed to `dest`; an invalid record raises ValueError and
     leaves nothing behind. An existing valid `dest` is returned without a request; an invalid one is
-    replaced.
+    replaced. What a crash left (`<dest>.new`, and the `.part` of a download to it) is removed first,
+    so every download of the metadata starts afresh.
     """
     url = encode_metadata_url(base_url, accession)
     dest = Path(dest)
@@ -107,7 +108,8 @@ def fetch_encode_metadata(accession: str, dest: str | Path, *, base_url: str, al
             log.warning("%s; downloading it again", e)
             dest.unlink()
     tmp = dest.with_name(dest.name + ".new")
-    tmp.unlink(missing_ok=True)  # left by a crash: fetch would take it for a finished download
+    tmp.unlink(missing_ok=True)  # left by a crash, like the part of a download to it: the record is
+    discard_partial(tmp)  # downloaded afresh, as it may have changed since
     fetch(url, tmp, allowed_hosts=allowed_hosts, retries=retries, backoff=backoff)
     try:
         record = validated(tmp, f"{dest} (from {url})")
