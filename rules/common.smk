@@ -209,6 +209,17 @@ def genome_source(assembly):
     return {"url": entry, "md5": None} if isinstance(entry, str) else {"url": entry["url"], "md5": entry["md5"]}
 
 
+def check_encode_urls():
+    """invivo.encode_url and the invivo.genomes URLs lead to allowed hosts (checked before any job, naming the key)."""
+    urls = {"encode_url": INVIVO_CONFIG["encode_url"]}
+    urls.update({f"genomes.{assembly}": genome_source(assembly)["url"] for assembly in INVIVO_CONFIG["genomes"]})
+    for key, url in urls.items():
+        try:
+            _allowed_url(url)
+        except ValueError as err:
+            raise ValueError(f"config invivo.{key}: {err}") from None
+
+
 def encode_assembly(tf, chip_meta, dnase_meta):
     """The assembly of a TF's two ENCODE files (refusing to pair different ones), if the config has its genome."""
     assembly = paired_assembly(tf, chip_meta, dnase_meta)

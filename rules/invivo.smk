@@ -17,6 +17,8 @@ MEMBER_JOB = "{arch}_{activation}" if VECTORIZED else "{arch}_{activation}_{memb
 INVIVO_SOURCES = invivo_sources()
 PROCESSED_TFS = [tf for tf, source in INVIVO_SOURCES.items() if source == "processed"]
 ENCODE_TFS = [tf for tf, source in INVIVO_SOURCES.items() if source != "processed"]
+if ENCODE_TFS:
+    check_encode_urls()
 TF_MOTIFS = read_table(INVIVO_CONFIG["motifs"], ("tf", "jaspar_id")) if INVIVO_TFS else {}
 
 

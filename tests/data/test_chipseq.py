@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from genome_fixture import CHROM_SIZES, N_RUN, SOFT_MASKED, write_genome, write_peaks
 from pybedtools import BedTool
@@ -126,8 +128,8 @@ def test_read_peaks_formats_headers_and_gzip(tmp_path):
     assert peaks["summit"].tolist() == [50, -1] and peaks["name"].tolist() == ["peak0", "peak1"]
     assert all(peaks[k].dtype == np.int64 for k in ("start", "end", "summit"))
 
-    bed = tmp_path / "b.bed"  # gzip is detected by content, not by name; spaces separate fields too
-    bed.write_text("#chrom start end\nchr3 10 20\n\nchr1\t30\t40\tp\t0\t+\n")
+    bed = tmp_path / "b.bed"  # gzip is detected by content, not by name
+    bed.write_text("#chrom start end\nchr3\t10\t20\r\n\nchr1\t30\t40\tp\t0\t+\n")
     peaks = cs.read_peaks(bed)
     assert peaks[["chrom", "start", "end", "summit"]].values.tolist() == [["chr3", 10, 20, -1], ["chr1", 30, 40, -1]]
     assert peaks["name"].tolist() == [".", "p"]
@@ -143,6 +145,12 @@ def test_read_peaks_formats_headers_and_gzip(tmp_path):
     ("chr1\t100\t200\tp\t0\t.\t1\t1\t1\tx", "summit"),
     ("chr1\t100\t200\tp\t0\t.\t1\t1\t1\t100", "outside"),
     ("chr1\t100\t200\tp\t0\t.\t1\t1\t1\t-2", "outside"),
+    ("chr1 100 200", "fields must be tab-separated"),
+    ("chr1 100 200 peak 0 . 1 1 1 50", "fields must be tab-separated"),
+    ("chr 1\t100\t200", "'chr 1' contains whitespace; fields must be tab-separated"),
+    ("\t100\t200", "chromosome name .* is empty"),
+    ("chr\u00e91\t100\t200", "printable ASCII"),
+    ("chr1\x07\t100\t200", "printable ASCII"),
 ])
 def test_read_peaks_malformed_line_names_file_and_line(tmp_path, line, problem):
     path = tmp_path / "bad.bed"
@@ -150,6 +158,39 @@ def test_read_peaks_malformed_line_names_file_and_line(tmp_path, line, problem):
     with pytest.raises(ValueError, match=problem) as err:
         cs.read_peaks(path)
     assert str(path) in str(err.value) and "line 3" in str(err.value)
+
+
+def test_read_peaks_summit_with_spaced_name_and_extra_columns(tmp_path):
+    path = tmp_path / "spaced.narrowPeak"
+    path.write_text("chr1\t100\t300\tpeak one\t0\t.\t5\t10\t8\t50\n"  # a space in the name
+                    "chr1\t400\t600\tp2\t0\t.\t5\t10\t8\t70\textra\n"  # an 11th column
+                    "chr1\t700\t900\tp3\t0\t.\t5\t10\t8\t-1\n")
+    peaks = cs.read_peaks(path)
+    assert peaks["summit"].tolist() == [50, 70, -1]
+    assert peaks["name"].tolist() == ["peak one", "p2", "p3"]
+    assert cs.peak_windows(peaks)["start"].tolist() == [50, 370, 700]
+
+
+def _truncate(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _garble(data: bytes) -> bytes:
+    return data[:30] + bytes(range(256)) * 4 + data[30 + 1024:]
+
+
+def _bad_crc(data: bytes) -> bytes:
+    return data[:-8] + bytes(8)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garble, _bad_crc])
+def test_read_peaks_damaged_gzip_names_file(tmp_path, damage):
+    rows = [("chr1", 100 * i, 100 * i + 50, 10) for i in range(2000)]
+    path = write_peaks(tmp_path / "peaks.narrowPeak.gz", rows, gzip=True)
+    assert len(cs.read_peaks(path)) == 2000
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: truncated or corrupt gzip file")):
+        cs.read_peaks(path)
 
 
 def test_read_peaks_empty_and_missing(tmp_path):
@@ -178,6 +219,15 @@ def test_peak_windows_summit_and_midpoint(tmp_path):
     assert w[["start", "end"]].values.tolist() == [[1050, 1251]]
     with pytest.raises(ValueError, match="center"):
         cs.peak_windows(narrow, center="peak")
+
+
+def test_summit_fallbacks():
+    peaks = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [0, 10, 20], "end": [5, 15, 25], "summit": [2, -1, -1]})
+    assert cs.summit_fallbacks(peaks) == 2
+    assert cs.summit_fallbacks(peaks, center="midpoint") == 0
+    assert cs.summit_fallbacks(peaks.drop(columns="summit")) == 3
+    with pytest.raises(ValueError, match="center"):
+        cs.summit_fallbacks(peaks, center="peak")
 
 
 def test_filter_windows_drops_and_counts_each_reason(tmp_path):
@@ -405,6 +455,34 @@ def test_fewer_negatives_downsamples_positives(inputs, tmp_path, caplog):
     assert (y == 1).sum() == (y == 0).sum() == 6
 
 
+def test_summit_fallbacks_logged_and_counted(inputs, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="gradcorr.data.chipseq"):
+        stats = _build(inputs, tmp_path / "fallbacks.h5")
+    n_chip = sum(summit < 0 for *_, summit in CHIP_ROWS)
+    n_dnase = sum(summit < 0 for *_, summit in inputs["dnase_rows"])
+    assert 0 < n_chip < len(CHIP_ROWS) and 0 < n_dnase < len(inputs["dnase_rows"])
+    assert stats["positive_summit_fallbacks"] == n_chip and stats["negative_summit_fallbacks"] == n_dnase
+    assert (f"positives: {n_chip} of {len(CHIP_ROWS)} ChIP-seq peaks have no summit; centred on the midpoint"
+            in caplog.text)
+    assert f"negatives: {n_dnase} of {len(inputs['dnase_rows'])} DNase peaks have no summit" in caplog.text
+
+
+def test_genome_problems_named_and_bad_split_refused_early(inputs, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=re.escape(f"{inputs['fasta']}: chromosomes not in the genome: ['chrX']")):
+        _build(inputs, tmp_path / "x.h5", chromosomes=["chr1", "chrX"])
+    ragged = tmp_path / "ragged.fa"
+    ragged.write_text(">chr1\nACGTACGT\nACG\nACGTACGT\n")
+    with pytest.raises(ValueError, match=re.escape(f"{ragged}: cannot read the genome FASTA")):
+        cs.build_dataset(inputs["chip"], inputs["dnase"], ragged, tmp_path / "x.h5")
+
+    def never(path):
+        raise AssertionError("peak files read before the split fractions were checked")
+    monkeypatch.setattr(cs, "read_peaks", never)
+    with pytest.raises(ValueError, match="split must be 3 non-negative fractions"):
+        _build(inputs, tmp_path / "x.h5", split=(0.7, 0.2, 0.2))
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_missing_inputs_named(inputs, tmp_path):
     for key in ("chip", "dnase"):
         paths = {"chip": inputs["chip"], "dnase": inputs["dnase"], key: tmp_path / f"no_{key}.bed"}
@@ -489,21 +567,103 @@ def _missing(a):
     return "y_valid"
 
 
-@pytest.mark.parametrize("corrupt", [_not_one_hot, _two_hot, _soft, _five_letters, _short_labels, _bad_label,
-                                     _rank, _flat_labels, _missing])
-def test_read_processed_rejects_bad_files(tmp_path, corrupt):
-    good = tmp_path / "good.h5"
-    arrays = _good_arrays()
-    with h5py.File(good, "w") as f:
+def _shorter_valid(a):
+    a["x_valid"] = a["x_valid"][:, :, :8]
+    return "x_valid"
+
+
+def _empty_test(a):
+    a["x_test"], a["y_test"] = a["x_test"][:0], a["y_test"][:0]
+    return "x_test"
+
+
+def _zero_length(a):
+    for s in cs.SPLITS:
+        a[f"x_{s}"] = a[f"x_{s}"][:, :, :0]
+    return "x_train"
+
+
+def _string_x(a):
+    a["x_train"] = np.full(a["x_train"].shape, b"A")
+    return "x_train"
+
+
+def _string_y(a):
+    a["y_valid"] = np.array([[b"1"], [b"0"]])
+    return "y_valid"
+
+
+_LAYOUT_CORRUPTIONS = [_five_letters, _short_labels, _bad_label, _rank, _flat_labels, _missing, _shorter_valid,
+                       _empty_test, _zero_length, _string_x, _string_y]
+
+
+def _write_h5(path: Path, arrays: dict[str, np.ndarray], **kwargs) -> Path:
+    with h5py.File(path, "w") as f:
         for k, v in arrays.items():
-            f[k] = v
+            f.create_dataset(k, data=v, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize("corrupt", [_not_one_hot, _two_hot, _soft, *_LAYOUT_CORRUPTIONS])
+def test_read_processed_rejects_bad_files(tmp_path, corrupt):
+    arrays = _good_arrays()
+    good = _write_h5(tmp_path / "good.h5", arrays)
     assert cs.read_processed(good)["x_train"].shape == (6, 4, 10)
 
     key = corrupt(arrays)
-    bad = tmp_path / "bad.h5"
-    with h5py.File(bad, "w") as f:
-        for k, v in arrays.items():
-            f[k] = v
+    bad = _write_h5(tmp_path / "bad.h5", arrays)
     with pytest.raises(ValueError, match=key) as err:
         cs.read_processed(bad)
     assert str(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("corrupt", _LAYOUT_CORRUPTIONS)
+def test_dataset_summary_rejects_bad_layouts(tmp_path, corrupt):
+    arrays = _good_arrays()
+    assert cs.dataset_summary(_write_h5(tmp_path / "good.h5", arrays))["length"] == 10
+    key = corrupt(arrays)
+    bad = _write_h5(tmp_path / "bad.h5", arrays)
+    with pytest.raises(ValueError, match=key) as err:
+        cs.dataset_summary(bad)
+    assert str(bad) in str(err.value)
+
+
+def test_processed_split_problems_say_what_is_wrong(tmp_path):
+    arrays = _good_arrays()
+    _shorter_valid(arrays)
+    bad = _write_h5(tmp_path / "lengths.h5", arrays)
+    with pytest.raises(ValueError, match=re.escape(f"{bad}: 'x_valid' has sequences of length 8 but 'x_train' has 10")):
+        cs.read_processed(bad)
+    arrays = _good_arrays()
+    _empty_test(arrays)
+    bad = _write_h5(tmp_path / "empty.h5", arrays)
+    with pytest.raises(ValueError, match=re.escape(f"{bad}: 'x_test' has no rows")):
+        cs.read_processed(bad)
+    arrays = _good_arrays()
+    _string_x(arrays)
+    bad = _write_h5(tmp_path / "strings.h5", arrays)
+    with pytest.raises(ValueError, match=re.escape(f"{bad}: 'x_train' holds strings, not numbers")):
+        cs.read_processed(bad)
+
+
+@pytest.mark.parametrize("read", [cs.read_processed, cs.dataset_summary])
+def test_unreadable_processed_files_named(tmp_path, read):
+    truncated = _write_h5(tmp_path / "truncated.h5", _good_arrays())
+    truncated.write_bytes(truncated.read_bytes()[:-500])
+    text = tmp_path / "text.h5"
+    text.write_text("x_train,y_train\n")
+    for path in (truncated, text):
+        with pytest.raises(ValueError, match=re.escape(f"{path}: not a readable HDF5 file (truncated or not HDF5?)")):
+            read(path)
+
+
+@pytest.mark.parametrize("read, key", [(cs.read_processed, "x_valid"), (cs.dataset_summary, "y_train")])
+def test_corrupt_chunk_named(tmp_path, read, key):
+    path = _write_h5(tmp_path / "chunks.h5", _good_arrays(), compression="gzip")
+    with h5py.File(path, "r") as f:
+        chunk = f[key].id.get_chunk_info(0)
+    with open(path, "r+b") as fh:  # overwrite the chunk's deflate stream: reading it fails in the filter
+        fh.seek(chunk.byte_offset)
+        fh.write(b"\xff" * chunk.size)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: cannot read {key!r}")):
+        read(path)

@@ -16,6 +16,7 @@ from gradcorr.data.io import (
     read_attributions,
     read_attrs,
     read_tsv,
+    read_xy,
     write_arrays,
     write_tsv,
 )
@@ -83,3 +84,13 @@ def test_atomic_outputs_take_the_umask_not_a_private_mode(tmp_path, umask, mode)
         os.umask(old)
     for name in ("t.tsv", "a.h5", "plain"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+
+
+@pytest.mark.parametrize("content", [b"", b"not hdf5 at all\n", b"\x89HDF\r\n\x1a\n" + b"\0" * 40])
+def test_unreadable_hdf5_is_refused_naming_the_file(tmp_path, content):
+    """A truncated or foreign file gives a ValueError naming it, not h5py's bare OSError."""
+    path = tmp_path / "broken.h5"
+    path.write_bytes(content)
+    for read in (read_arrays, read_attrs, read_attributions, lambda p: read_xy(p, "train")):
+        with pytest.raises(ValueError, match=f"{path}: not a readable HDF5 file"):
+            read(path)

@@ -68,3 +68,11 @@ def weight_file(directory, name, seed):
 def file_md5(path):
     """The md5 of a file, computed here (not by the code under test)."""
     return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def set_weight(path, layer, weight, value):
+    """Replace weight `weight` of `layer` in the Keras weight file `path` by `value`, stored as it is (no cast)."""
+    with h5py.File(path, "a") as f:
+        group = f[f"{layer}/{layer}"]
+        del group[f"{weight}:0"]
+        group.create_dataset(f"{weight}:0", data=value)

@@ -1,10 +1,12 @@
 """Keras weight files into gradcorr models: against a float64 NumPy forward pass of the Keras architecture,
 and on the authors' published files."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
-from keras_files import ARCHS, PUBLISHED, keras_layers, write_keras_file
+from keras_files import ARCHS, PUBLISHED, keras_layers, set_weight, write_keras_file
 from sklearn.metrics import roc_auc_score
 
 from gradcorr.data.synthetic import generate_billboard
@@ -88,6 +90,31 @@ def test_mismatches_are_refused_naming_the_layer(tmp_path):
         read_keras_weights(tmp_path / "text.h5")
     with pytest.raises(ValueError, match="not a published model name"):
         load_keras_model(tmp_path / "deep.h5")
+
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_naming_file_layer_and_weight(tmp_path, bad):
+    layers = keras_layers("cnn_shallow", np.random.default_rng(5))
+    name, weights = layers[2]
+    assert name == "conv1d_1"
+    kernel = weights["kernel"].copy()
+    kernel.flat[[0, 7, 40]] = bad
+    path = tmp_path / "cnn_shallow_relu_0.h5"
+    write_keras_file(path, layers[:2] + [(name, {**weights, "kernel": kernel})] + layers[3:])
+    message = re.escape(f"{path}: layer conv1d_1 weight kernel has 3 non-finite values (NaN/inf)")
+    with pytest.raises(ValueError, match=message):
+        read_keras_weights(path)
+    with pytest.raises(ValueError, match=message):
+        load_keras_model(path)
+
+
+def test_non_numeric_weight_is_refused_naming_file_layer_and_weight(tmp_path):
+    path = tmp_path / "w.h5"
+    write_keras_file(path, keras_layers("cnn_shallow", np.random.default_rng(6)))
+    set_weight(path, "batch_normalization_1", "gamma", np.array([b"x"] * 48))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: layer batch_normalization_1 weight gamma is not a")):
+        read_keras_weights(path)
 
 
 def test_published_names():

@@ -20,6 +20,8 @@ BAD_CONFIGS = [
     ("studies: [invivo]\ninvivo:\n  tfs: [..]\n", "'..' does not match"),  # a name that would be a shared path
     ("studies: [invivo]\ninvivo:\n  tfs: [CTCF]\n  download_dir: no/such/folder\n",
      "invivo.download_dir: no/such/folder"),  # a mistyped shared download folder is not created
+    ("studies: [invivo]\ninvivo:\n  tfs: [CTCF]\n  genomes: {GRCh38: 'http://hgdownload.soe.ucsc.edu/hg38.fa.gz'}\n",
+     "config invivo.genomes.GRCh38: refusing to download"),  # plain http, refused when the graph is built
 ]
 
 # A resource table with one bad cell: the error names the table, the line and the column, before any job.

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import tempfile
-from collections.abc import Callable, Collection, Sequence
+import zlib
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,9 @@ import h5py
 import numpy as np
 import pandas as pd
 from pybedtools import BedTool
-from pyfaidx import Fasta
+from pyfaidx import Fasta, FastaIndexingError
 
-from gradcorr.data.io import write_arrays
+from gradcorr.data.io import open_hdf5, write_arrays
 from gradcorr.data.synthetic import SPLITS, split_sizes
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,9 @@ FILTER_REASONS: tuple[str, ...] = (
     "unknown_contig", "excluded_chromosome", "off_chromosome_end", "duplicate", "non_acgt")
 _HEADER_PREFIXES = ("track", "browser", "#")
 _NARROWPEAK_FIELDS = 10
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)  # truncated, bad header or CRC, corrupt deflate stream
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")  # chromosome names: printable ASCII, no whitespace
+_NUMERIC_KINDS = "biuf"  # numpy dtype kinds a processed dataset's x and y may have
 _COORDS = ["chrom", "start", "end"]
 _DELETE_ACGT = str.maketrans("", "", "ACGT")  # str.translate with it leaves only non-ACGT characters
 
@@ -53,53 +58,94 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
-def _parse_peak_line(fields: list[str]) -> tuple[str, int, int, int, str]:
-    """(chrom, start, end, summit, name) of one BED3+/narrowPeak line; ValueError saying what is wrong."""
-    if len(fields) < 3:
-        raise ValueError(f"expected at least 3 fields (chrom, start, end), got {len(fields)}")
-    chrom = fields[0]
+def _split_fields(line: str) -> list[str]:
+    """Tab-separated fields of a BED line, without its newline; ValueError for a line separated by spaces."""
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) == 1 and len(fields[0].split()) > 1:
+        raise ValueError("fields must be tab-separated (BED), found spaces only")
+    return fields
+
+
+def _check_chrom(chrom: str) -> None:
+    """ValueError unless ``chrom`` is a non-empty name of printable ASCII without whitespace."""
+    if not chrom:
+        raise ValueError("chromosome name (column 1) is empty")
+    bad = _NOT_PRINTABLE_ASCII.search(chrom)
+    if bad and bad.group().isspace():
+        raise ValueError(f"chromosome name {chrom!r} contains whitespace; fields must be tab-separated")
+    if bad:
+        raise ValueError(f"chromosome name {chrom!r} has {bad.group()!r}; names must be printable ASCII")
+
+
+def _parse_interval(fields: list[str]) -> tuple[int, int]:
+    """(start, end) of a BED line's columns 2 and 3, checking 0 <= start < end."""
     try:
         start, end = int(fields[1]), int(fields[2])
     except ValueError:
         raise ValueError(f"start and end must be integers, got {fields[1]!r} and {fields[2]!r}") from None
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
-    if end <= start:
+    if end == start:
+        raise ValueError(f"end must be > start, got start == end == {start} (a zero-length interval has no bases)")
+    if end < start:
         raise ValueError(f"end must be > start, got start {start} and end {end}")
-    summit = -1
-    if len(fields) == _NARROWPEAK_FIELDS:
+    return start, end
+
+
+def _parse_summit(fields: list[str], length: int) -> int:
+    """narrowPeak summit offset (column 10) of a line of 10 or more fields, -1 when there is no column 10."""
+    if len(fields) < _NARROWPEAK_FIELDS:
+        return -1
+    try:
+        summit = int(fields[9])
+    except ValueError:
+        raise ValueError(f"narrowPeak summit (column 10) must be an integer, got {fields[9]!r}") from None
+    if not -1 <= summit < length:
+        raise ValueError(f"narrowPeak summit offset {summit} outside [-1, {length})")
+    return summit
+
+
+def _parse_peak_line(fields: list[str]) -> tuple[str, int, int, int, str]:
+    """(chrom, start, end, summit, name) of one BED3+/narrowPeak line; ValueError saying what is wrong."""
+    if len(fields) < 3:
+        raise ValueError(f"expected at least 3 fields (chrom, start, end; tab-separated), got {len(fields)}")
+    _check_chrom(fields[0])
+    start, end = _parse_interval(fields)
+    name = fields[3] if len(fields) > 3 and fields[3] else "."
+    return fields[0], start, end, _parse_summit(fields, end - start), name
+
+
+def _peak_rows(lines: Iterable[str], path: Path) -> list[tuple[str, int, int, int, str]]:
+    """Parsed peak lines, skipping blank and header lines; ValueError naming the file and line."""
+    rows = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith(_HEADER_PREFIXES):
+            continue
         try:
-            summit = int(fields[9])
-        except ValueError:
-            raise ValueError(f"narrowPeak summit (column 10) must be an integer, got {fields[9]!r}") from None
-        if not -1 <= summit < end - start:
-            raise ValueError(f"narrowPeak summit offset {summit} outside [-1, {end - start})")
-    name = fields[3] if len(fields) > 3 else "."
-    return chrom, start, end, summit, name
+            rows.append(_parse_peak_line(_split_fields(line)))
+        except ValueError as err:
+            raise ValueError(f"{path}: line {lineno}: {err}") from None
+    return rows
 
 
 def read_peaks(path: str | Path) -> pd.DataFrame:
     """Peaks of a BED3+, BED6 or narrowPeak file (plain or gzip) as chrom, start, end, summit, name.
 
-    ``summit`` is narrowPeak column 10 (offset from start), -1 when absent. Blank lines and
+    Fields are tab-separated (names may hold spaces). A line of 10 or more fields is narrowPeak:
+    ``summit`` is column 10 (offset from start), and -1 when absent. Blank lines and
     ``track``/``browser``/``#`` lines are skipped; a malformed line raises ValueError naming the file
-    and line number, and so does a file without peaks.
+    and line number, and so do a file without peaks and a truncated or corrupt gzip file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"peak file not found: {path}")
-    rows = []
     try:
         with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip() or line.startswith(_HEADER_PREFIXES):
-                    continue
-                try:
-                    rows.append(_parse_peak_line(line.split()))
-                except ValueError as err:
-                    raise ValueError(f"{path}: line {lineno}: {err}") from None
+            rows = _peak_rows(fh, path)
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not a text peak file: {err}") from None
+    except _GZIP_ERRORS as err:
+        raise ValueError(f"{path}: truncated or corrupt gzip file: {err}") from None
     if not rows:
         raise ValueError(f"{path}: no peaks found")
     chrom, start, end, summit, name = zip(*rows)
@@ -115,6 +161,12 @@ def read_peaks(path: str | Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- windows
 
 
+def _check_center(center: str) -> None:
+    """ValueError unless ``center`` is one of :data:`CENTERS`."""
+    if center not in CENTERS:
+        raise ValueError(f"center must be one of {CENTERS}, got {center!r}")
+
+
 def peak_windows(peaks: pd.DataFrame, width: int = 200, center: str = "summit") -> pd.DataFrame:
     """Windows [c - width//2, c - width//2 + width) about each peak, with ``peak`` = the peak's index.
 
@@ -122,8 +174,7 @@ def peak_windows(peaks: pd.DataFrame, width: int = 200, center: str = "summit") 
     (start + end) // 2 otherwise; ``center="midpoint"`` always uses the midpoint. Windows may run off a
     chromosome; :func:`filter_windows` drops those.
     """
-    if center not in CENTERS:
-        raise ValueError(f"center must be one of {CENTERS}, got {center!r}")
+    _check_center(center)
     if int(width) != width or width < 1:
         raise ValueError(f"width must be a positive integer, got {width!r}")
     start = peaks["start"].to_numpy(np.int64)
@@ -135,6 +186,27 @@ def peak_windows(peaks: pd.DataFrame, width: int = 200, center: str = "summit") 
     lo = c - int(width) // 2
     return pd.DataFrame({"chrom": peaks["chrom"].to_numpy(object), "start": lo, "end": lo + int(width),
                          "peak": peaks.index.to_numpy()})
+
+
+def summit_fallbacks(peaks: pd.DataFrame, center: str = "summit") -> int:
+    """How many of ``peaks`` :func:`peak_windows` centres on the midpoint for want of a summit (-1 or no column).
+
+    Always 0 with ``center="midpoint"``, where the midpoint is chosen rather than fallen back to.
+    """
+    _check_center(center)
+    if center != "summit":
+        return 0
+    if "summit" not in peaks:
+        return len(peaks)
+    return int((peaks["summit"].to_numpy() < 0).sum())
+
+
+def _log_summit_fallbacks(peaks: pd.DataFrame, center: str, label: str, what: str) -> int:
+    """:func:`summit_fallbacks` of ``peaks``, logged when any (a BED3/BED6 file has no summits at all)."""
+    n = summit_fallbacks(peaks, center)
+    if n:
+        log.info("%s: %d of %d %s peaks have no summit; centred on the midpoint", label, n, len(peaks), what)
+    return n
 
 
 def filter_windows(
@@ -324,9 +396,24 @@ def _downsample(windows: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.D
     return windows.iloc[chosen].reset_index(drop=True)
 
 
-def _fasta(genome: Path):
-    """The genome as a pyfaidx.Fasta returning uppercase strings (builds the .fai when missing)."""
-    return Fasta(str(genome), as_raw=True, sequence_always_upper=True)
+def _fasta(genome: Path) -> Fasta:
+    """The genome as a pyfaidx.Fasta returning uppercase strings (builds the .fai when missing).
+
+    pyfaidx's errors (ragged lines, duplicate names, plain gzip, no sequence) mostly do not name the
+    file: they become a ValueError that does.
+    """
+    try:
+        return Fasta(str(genome), as_raw=True, sequence_always_upper=True)
+    except (FastaIndexingError, ValueError, OSError) as err:
+        raise ValueError(f"{genome}: cannot read the genome FASTA: {err}") from None
+
+
+def _check_chromosomes(chromosomes: Sequence[str] | None, sizes: dict[str, int], genome: Path) -> None:
+    """ValueError naming the FASTA when a requested chromosome is not in it."""
+    missing = sorted(set(chromosomes or ()) - set(sizes))
+    if missing:
+        first = ", ".join(list(sizes)[:5]) + (", ..." if len(sizes) > 5 else "")
+        raise ValueError(f"{genome}: chromosomes not in the genome: {missing} (its contigs: {first})")
 
 
 def _require_file(path: str | Path, what: str) -> Path:
@@ -358,16 +445,25 @@ def build_dataset(
     down-sampled at random to the smaller (normally the negatives; a warning when the positives are),
     the union shuffled and split at random by ``split`` fractions or, with ``holdout={"valid": [...],
     "test": [...]}``, by chromosome. One ``np.random.default_rng(seed)`` drives every draw.
+    ``positive_summit_fallbacks`` and ``negative_summit_fallbacks`` in the statistics count the ChIP-seq and
+    DNase peaks without a summit, whose windows are centred on the midpoint (logged too).
     """
     chip, dnase, genome = (_require_file(p, w) for p, w in ((chip, "ChIP-seq peak"), (dnase, "DNase peak"),
                                                             (genome, "genome FASTA")))
     if holdout is not None and (set(holdout) - {"valid", "test"} or not holdout):
         raise ValueError(f"holdout must map 'valid' and/or 'test' to chromosome lists, got {holdout!r}")
+    if holdout is None:
+        split_sizes(0, split)  # bad fractions fail now, not after indexing the genome
     chip_peaks, dnase_peaks = read_peaks(chip), read_peaks(dnase)
-    stats: dict[str, Any] = {"chip_peaks": len(chip_peaks), "dnase_peaks": len(dnase_peaks)}
+    stats: dict[str, Any] = {
+        "chip_peaks": len(chip_peaks), "dnase_peaks": len(dnase_peaks),
+        "positive_summit_fallbacks": _log_summit_fallbacks(chip_peaks, center, "positives", "ChIP-seq"),
+        "negative_summit_fallbacks": _log_summit_fallbacks(dnase_peaks, center, "negatives", "DNase"),
+    }
 
     with _fasta(genome) as fasta:
         sizes = {name: len(fasta[name]) for name in fasta.keys()}
+        _check_chromosomes(chromosomes, sizes, genome)
 
         def fetch(chrom: str, start: int, end: int) -> str:
             return fasta[chrom][start:end]
@@ -383,8 +479,8 @@ def build_dataset(
 
     n = min(len(positives), len(negatives))
     if n == 0:
-        raise ValueError(f"no usable {'positive' if len(positives) == 0 else 'negative'} windows "
-                         f"({chip.name}, {dnase.name}); see the log for what was dropped")
+        kind, source = ("positive", chip) if len(positives) == 0 else ("negative", dnase)
+        raise ValueError(f"{source}: no usable {kind} windows; dropped: {stats[f'{kind}_dropped']}")
     rng = np.random.default_rng(seed)
     positives, negatives = _sort_by_coordinate(positives), _sort_by_coordinate(negatives)  # file order is moot
     if len(negatives) < len(positives):
@@ -446,13 +542,33 @@ def _dataset_attrs(stats: dict[str, Any], width: int, center: str, seed: int, sp
 # --------------------------------------------------------------------------- reading
 
 
+def _read(ds: h5py.Dataset, path: Path, key: str) -> np.ndarray:
+    """All of ``ds``; ValueError naming the file and key when its data cannot be read (e.g. a corrupt chunk)."""
+    try:
+        return ds[()]
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read {key!r} (truncated or corrupt file?): {err}") from None
+
+
+def _numeric_dataset(f: h5py.File, path: Path, key: str) -> h5py.Dataset:
+    """Dataset ``key`` of ``f`` after checking it exists, has a dataspace and holds numbers (no data read)."""
+    if key not in f:
+        raise ValueError(f"{path}: missing dataset {key!r}")
+    ds = f[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise ValueError(f"{path}: {key!r} is a group, not a dataset")
+    if ds.shape is None:
+        raise ValueError(f"{path}: {key!r} is an empty (null) dataset")
+    if ds.dtype.kind not in _NUMERIC_KINDS:
+        what = "strings" if h5py.check_string_dtype(ds.dtype) or ds.dtype.kind in "SU" else f"{ds.dtype} values"
+        raise ValueError(f"{path}: {key!r} holds {what}, not numbers")
+    return ds
+
+
 def _check_layout(f: h5py.File, path: Path, split: str) -> tuple[h5py.Dataset, h5py.Dataset]:
-    """The x and y datasets of one split after checking their presence and shapes (no data read)."""
+    """The x and y datasets of one split after checking their types and shapes (no data read)."""
     x_key, y_key = f"x_{split}", f"y_{split}"
-    for key in (x_key, y_key):
-        if key not in f or not isinstance(f[key], h5py.Dataset):
-            raise ValueError(f"{path}: missing dataset {key!r}")
-    x, y = f[x_key], f[y_key]
+    x, y = _numeric_dataset(f, path, x_key), _numeric_dataset(f, path, y_key)
     if x.ndim != 3:
         raise ValueError(f"{path}: {x_key!r} must have rank 3 (N, 4, L), got shape {x.shape}")
     if x.shape[1] != 4:
@@ -461,46 +577,69 @@ def _check_layout(f: h5py.File, path: Path, split: str) -> tuple[h5py.Dataset, h
         raise ValueError(f"{path}: {y_key!r} must have shape (N, 1), got {y.shape}")
     if len(x) != len(y):
         raise ValueError(f"{path}: {x_key!r} has {len(x)} rows but {y_key!r} has {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{path}: {x_key!r} has no rows; every split needs at least one sequence")
+    if x.shape[2] == 0:
+        raise ValueError(f"{path}: {x_key!r} has sequences of length 0")
     return x, y
+
+
+def _check_splits(f: h5py.File, path: Path) -> dict[str, tuple[h5py.Dataset, h5py.Dataset]]:
+    """:func:`_check_layout` of every split, and one sequence length L across them (no data read)."""
+    layouts = {split: _check_layout(f, path, split) for split in SPLITS}
+    first = SPLITS[0]
+    length = layouts[first][0].shape[2]
+    for split, (x, _) in layouts.items():
+        if x.shape[2] != length:
+            raise ValueError(f"{path}: 'x_{split}' has sequences of length {x.shape[2]} "
+                             f"but 'x_{first}' has {length}")
+    return layouts
 
 
 def _read_labels(y: h5py.Dataset, path: Path, key: str) -> np.ndarray:
     """Labels of ``y`` as float32 (N, 1); ValueError unless every label is 0 or 1."""
-    labels = y[()].astype(np.float32)
+    labels = _read(y, path, key).astype(np.float32)
     if not np.isin(labels, (0.0, 1.0)).all():
         raise ValueError(f"{path}: {key!r} holds labels other than 0 and 1")
     return labels
 
 
+def _read_one_hot(x: h5py.Dataset, path: Path, key: str) -> np.ndarray:
+    """Sequences of ``x`` as float32 (N, 4, L); ValueError unless every position is a single 1."""
+    values = _read(x, path, key).astype(np.float32, copy=False)
+    if not (((values == 0) | (values == 1)).all() and (values.sum(axis=1) == 1).all()):
+        raise ValueError(f"{path}: {key!r} is not one-hot (every position must be a single 1)")
+    return values
+
+
 def read_processed(path: str | Path) -> dict[str, np.ndarray]:
     """x_{split} (N, 4, L) and y_{split} (N, 1) float32 arrays of a processed dataset, after validating it.
 
-    Checks every split's keys, shapes, 0/1 labels and that every position of every row is one-hot;
-    any violation is a ValueError naming the file and the key.
+    Checks every split's keys, numeric types, shapes (N >= 1, one L >= 1 for all splits), 0/1 labels and
+    that every position of every row is one-hot; any violation, and a file HDF5 cannot read, is a
+    ValueError naming the file and the key. Layouts are checked before any data is read.
     """
     path = _require_file(path, "processed dataset")
     data: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
-        for split in SPLITS:
-            x_ds, y_ds = _check_layout(f, path, split)
-            x = x_ds[()].astype(np.float32, copy=False)
-            if not (((x == 0) | (x == 1)).all() and (x.sum(axis=1) == 1).all()):
-                raise ValueError(f"{path}: 'x_{split}' is not one-hot (every position must be a single 1)")
-            data[f"x_{split}"] = x
-            data[f"y_{split}"] = _read_labels(y_ds, path, f"y_{split}")
+    with open_hdf5(path) as f:
+        for split, (x, y) in _check_splits(f, path).items():
+            data[f"x_{split}"] = _read_one_hot(x, path, f"x_{split}")
+            data[f"y_{split}"] = _read_labels(y, path, f"y_{split}")
     return data
 
 
 def dataset_summary(path: str | Path) -> dict[str, Any]:
-    """Sequence length and, per split, its size and class balance (reads labels and shapes only)."""
+    """Sequence length and, per split, its size and class balance (reads labels and shapes only).
+
+    Validates the layout as :func:`read_processed` does, but not that x is one-hot.
+    """
     path = _require_file(path, "processed dataset")
     summary: dict[str, Any] = {}
-    with h5py.File(path, "r") as f:
-        for split in SPLITS:
-            x, y = _check_layout(f, path, split)
+    with open_hdf5(path) as f:
+        for split, (x, y) in _check_splits(f, path).items():
             labels = _read_labels(y, path, f"y_{split}")
             positives = int(labels.sum())
             summary["length"] = int(x.shape[2])
             summary[split] = {"n": len(labels), "positives": positives, "negatives": len(labels) - positives,
-                              "fraction_positive": positives / len(labels) if len(labels) else float("nan")}
+                              "fraction_positive": positives / len(labels)}
     return summary

@@ -93,12 +93,22 @@ def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict[st
                 f.attrs[key] = _attr_value(value)
 
 
+def open_hdf5(path: str | Path) -> h5py.File:
+    """`path` opened read-only; ValueError naming it when HDF5 cannot open it (truncated, or not HDF5)."""
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"file not found: {path}") from None
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 file (truncated or not HDF5?): {err}") from None
+
+
 def read_xy(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """x (N, A, L) and y (N, 1) of one split ('train', 'valid', 'test') of a dataset in the published layout."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         for key in (f"x_{split}", f"y_{split}"):
             if key not in f:
                 raise KeyError(f"{path}: missing dataset {key!r}")
@@ -107,13 +117,13 @@ def read_xy(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def read_arrays(path: str | Path, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     """The datasets of an HDF5 file (all, or only `keys`) as arrays; scalars come back as 0-d arrays."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         return {k: np.asarray(f[k][()]) for k in (f.keys() if keys is None else keys)}
 
 
 def read_attrs(path: str | Path) -> dict[str, Any]:
     """The root attributes of an HDF5 file written by `write_arrays` (model, method, ...)."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         return dict(f.attrs)
 
 
@@ -143,7 +153,7 @@ def iter_attributions(paths: Iterable[str | Path], method: str | None = None) ->
 def read_attributions(path: str | Path, method: str | None = None) -> dict[str, Any]:
     """An attribution file: "index", "x", "ground_truth" (when stored), the raw map as "raw", and the root
     attributes as "attrs"; `method` defaults to the file's `method` attribute."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         attrs = dict(f.attrs)
         out = {key: f[key][()] for key in ("index", "x", "ground_truth") if key in f}
         out["raw"] = f[method or str(attrs["method"])][()]

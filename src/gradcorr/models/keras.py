@@ -46,9 +46,26 @@ def published_model_id(path: str | Path) -> tuple[str, str, int]:
     return arch, "exp" if activation == "exponential" else "relu", int(trial)
 
 
+def _read_weight(group: h5py.Group, path: Path, layer: str, weight: str) -> np.ndarray:
+    """Weight `weight` of a layer's group, refused (ValueError naming file, layer and weight) unless it is a
+    readable numeric array of finite values: a NaN or inf would otherwise load silently and spoil every output."""
+    ds = group[f"{weight}:0"]
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: layer {layer} weight {weight} is not a numeric array")
+    try:
+        values = ds[()]
+    except OSError as err:
+        raise ValueError(f"{path}: layer {layer} weight {weight} cannot be read (corrupt file?): {err}") from None
+    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise ValueError(f"{path}: layer {layer} weight {weight} has {bad} non-finite values (NaN/inf)")
+    return values
+
+
 def read_keras_weights(path: str | Path) -> list[tuple[str, dict[str, np.ndarray]]]:
     """The layers with weights of a Keras weight file, in model order: (layer name, {weight: array}).
-    ValueError naming the file and layer for a layer of unknown type or with missing weights."""
+    ValueError naming the file and layer for a layer of unknown type, with missing weights, or with a
+    weight that is not numeric, cannot be read or holds NaN or inf."""
     path = Path(path)
     try:
         handle = h5py.File(path, "r")
@@ -71,7 +88,7 @@ def read_keras_weights(path: str | Path) -> list[tuple[str, dict[str, np.ndarray
             missing = [w for w in names if f"{w}:0" not in group]
             if missing:
                 raise ValueError(f"{path}: layer {name!r} lacks weight(s) {missing}")
-            layers.append((name, {w: group[f"{w}:0"][()] for w in names}))
+            layers.append((name, {w: _read_weight(group, path, name, w) for w in names}))
     return layers
 
 
