@@ -3,8 +3,10 @@
 import re
 
 import pytest
+import yaml
+from workflow_cli import ROOT
 
-from gradcorr.workflow.tables import pattern_check, plain_name, read_table
+from gradcorr.workflow.tables import PLAIN_NAME, pattern_check, plain_name, read_table
 
 
 def _table(tmp_path, text):
@@ -53,3 +55,9 @@ def test_plain_names_can_name_no_shared_or_hidden_path(name, ok):
     else:
         with pytest.raises(ValueError, match="not a plain name"):
             plain_name(name)
+
+
+def test_the_schema_names_plain_names_as_the_tables_do():
+    """config/schema.yaml's $defs/name (TFs, assemblies in the config) and PLAIN_NAME (table cells) agree."""
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    assert schema["$defs"]["name"]["pattern"] == PLAIN_NAME.pattern
