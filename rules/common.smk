@@ -18,7 +18,7 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 from gradcorr.data.download import MD5_RE, DownloadError, check_url
 from gradcorr.data.encode import ACCESSION_RE, paired_assembly
 from gradcorr.workflow import tables
-from gradcorr.workflow.config_checks import check_config, check_download_dir, uses_downloads
+from gradcorr.workflow.config_checks import check_config, download_folder
 
 validate(config, schema="../config/schema.yaml", set_default=True)
 with open(f"{workflow.basedir}/config/schema.yaml") as handle:
@@ -27,9 +27,9 @@ check_config(config, SCHEMA)
 
 STUDIES = config["studies"]
 DOWNLOAD_DIR = config["invivo"]["download_dir"]  # every download: ENCODE files, genomes, published files
-if uses_downloads(config):
-    _default_download_dir = SCHEMA["properties"]["invivo"]["properties"]["download_dir"]["default"]
-    logger.info(f"downloads: {check_download_dir(DOWNLOAD_DIR, _default_download_dir)}")
+_download_folder = download_folder(config, SCHEMA)  # checked; None when the run downloads nothing
+if _download_folder:
+    logger.info(f"downloads: {_download_folder}")
 # ensemble_engine "vectorized" (the default): one training and one attribution job per model type (all its
 # trials, or a TF's whole ensemble of one), run as one vectorised ensemble; "sequential": one job per model.
 VECTORIZED = config["ensemble_engine"] == "vectorized"

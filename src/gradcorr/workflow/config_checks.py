@@ -1,6 +1,6 @@
 """Checks of a workflow config that its JSON schema cannot express; each error names the key.
 
-The workflow calls `check_config` once the schema has filled in the defaults, and `check_download_dir`
+The workflow calls `check_config` once the schema has filled in the defaults, and `download_folder`
 (rules/common.smk), so a config that cannot run stops before any job; this module imports nothing beyond
 the standard library, so the DAG process stays without torch.
 """
@@ -79,9 +79,14 @@ def check_input_length(path: str | Path, length: int, architectures: list[str]) 
                          f"{max(MIN_INPUT_LENGTH[a] for a in short)} (the product of the pooling sizes)")
 
 
-def uses_downloads(cfg: dict[str, Any]) -> bool:
-    """Whether a run of `cfg` may download anything (in vivo data, or the published synthetic models)."""
-    return "invivo" in cfg["studies"] or (cfg["models"]["source"] == "published" and "synthetic" in cfg["studies"])
+def download_folder(cfg: dict[str, Any], schema: dict[str, Any]) -> Path | None:
+    """The checked, absolute `invivo.download_dir` (`check_download_dir`) when a run of `cfg` may download
+    anything (in vivo data, or the published synthetic models); None when it downloads nothing."""
+    studies = cfg["studies"]
+    if "invivo" not in studies and not (cfg["models"]["source"] == "published" and "synthetic" in studies):
+        return None
+    default = schema["properties"]["invivo"]["properties"]["download_dir"]["default"]
+    return check_download_dir(cfg["invivo"]["download_dir"], default)
 
 
 def check_download_dir(path: str, default: str) -> Path:
