@@ -105,6 +105,8 @@ def synthetic_outputs():
             f"{SYNTHETIC_DIR}/figures/fig3cd_{{method}}.png",
             f"{SYNTHETIC_DIR}/figures/fig4a_{{method}}.png",
             f"{SYNTHETIC_DIR}/figures/fig10_{{method}}.png",
+            f"{SYNTHETIC_DIR}/figures/model_selection_{{method}}.png",
+            f"{SYNTHETIC_DIR}/tables/model_selection_summary_{{method}}.tsv",
         ],
         method=SYNTHETIC_METHODS,
     )
@@ -162,7 +164,11 @@ def invivo_outputs():
     if not INVIVO_TFS:
         return []
     per_type = expand(
-        [f"{INVIVO_DIR}/figures/fig3e_{{model_type}}.png", f"{INVIVO_DIR}/figures/fig4b_{{model_type}}.png"],
+        [
+            f"{INVIVO_DIR}/figures/fig3e_{{model_type}}.png",
+            f"{INVIVO_DIR}/figures/fig4b_{{model_type}}.png",
+            f"{INVIVO_DIR}/figures/model_selection_{{model_type}}.png",
+        ],
         model_type=INVIVO_MODEL_TYPES,
     )
     logos = expand(
@@ -290,9 +296,10 @@ def consistency_outputs():
 
 
 def consistency_figure_outputs():
-    """Figs. 2, 6 (and 5 when there is more than one method): PNG (in the report), PDF and TSV."""
+    """Figs. 2 a-f, 2g, 4, 6 (and 5 when there is more than one method): PNG (in the report), PDF and TSV."""
     outputs = {}
-    for fig in ["fig2", "fig5", "fig6"] if len(CONSISTENCY_METHODS) > 1 else ["fig2", "fig6"]:
+    figures = ["fig2", "fig2g", "fig4", "fig5", "fig6"]
+    for fig in figures if len(CONSISTENCY_METHODS) > 1 else [f for f in figures if f != "fig5"]:
         outputs[fig] = report(
             f"{CONSISTENCY_DIR}/figures/{fig}.png",
             caption=f"../report/consistency_{fig}.rst",

@@ -2,7 +2,7 @@
 # dropout), named like mixup_bn_exp_d0.1, on the synthetic study's dataset. One training job per
 # combination (all its trials in the ensemble engine) when it has no regularizer and the engine is
 # vectorized, else one per trial (regularized models train one at a time); one attribution job per
-# combination and method; then Table 1, the correlations and Figs. 2, 5, 6.
+# combination and method; then Table 1, the correlations and Figs. 2, 4, 5, 6.
 
 CONSISTENCY_DIR = "results/consistency"
 CONSISTENCY_CONFIG = config["consistency"]

@@ -206,3 +206,31 @@ rule invivo_classification:
         "../envs/gradcorr.yaml"
     script:
         "../scripts/invivo_classification.py"
+
+
+# Do the consistency KLDs pick the member that agrees best with its ensemble? Per model type, over all TFs.
+rule invivo_model_selection:
+    input:
+        classification=f"{INVIVO_DIR}/tables/classification.tsv",
+        ensembles=expand(f"{INVIVO_DIR}/ensembles/{{tf}}/{{{{arch}}}}_{{{{activation}}}}.h5", tf=INVIVO_TFS),
+    output:
+        table=report(
+            f"{INVIVO_DIR}/tables/model_selection_{{arch}}_{{activation}}.tsv",
+            caption="../report/invivo_model_selection.rst",
+            category="In vivo (ChIP-seq)",
+            subcategory="Model selection",
+        ),
+        points=f"{INVIVO_DIR}/tables/model_selection_points_{{arch}}_{{activation}}.tsv",
+        pdf=f"{INVIVO_DIR}/figures/model_selection_{{arch}}_{{activation}}.pdf",
+        png=report(
+            f"{INVIVO_DIR}/figures/model_selection_{{arch}}_{{activation}}.png",
+            caption="../report/invivo_model_selection.rst",
+            category="In vivo (ChIP-seq)",
+            subcategory="Model selection",
+        ),
+    log:
+        "logs/invivo/model_selection_{arch}_{activation}.log",
+    conda:
+        "../envs/gradcorr.yaml"
+    script:
+        "../scripts/invivo_model_selection.py"

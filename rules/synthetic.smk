@@ -142,6 +142,35 @@ rule synthetic_interpretability_table:
         "../scripts/synthetic_interpretability_table.py"
 
 
+# Do the consistency KLDs pick the most interpretable model? Judged by the ground truth, per model type.
+rule synthetic_model_selection:
+    input:
+        f"{SYNTHETIC_DIR}/tables/interpretability_{{method}}.tsv",
+    output:
+        correlations=f"{SYNTHETIC_DIR}/tables/model_selection_correlations_{{method}}.tsv",
+        selections=f"{SYNTHETIC_DIR}/tables/model_selection_{{method}}.tsv",
+        summary=report(
+            f"{SYNTHETIC_DIR}/tables/model_selection_summary_{{method}}.tsv",
+            caption="../report/synthetic_model_selection.rst",
+            category="Synthetic data",
+            subcategory="Model selection",
+        ),
+        points=f"{SYNTHETIC_DIR}/tables/model_selection_points_{{method}}.tsv",
+        pdf=f"{SYNTHETIC_DIR}/figures/model_selection_{{method}}.pdf",
+        png=report(
+            f"{SYNTHETIC_DIR}/figures/model_selection_{{method}}.png",
+            caption="../report/synthetic_model_selection.rst",
+            category="Synthetic data",
+            subcategory="Model selection",
+        ),
+    log:
+        f"{SYNTHETIC_LOGS}/model_selection_{{method}}.log",
+    conda:
+        "../envs/gradcorr.yaml"
+    script:
+        "../scripts/synthetic_model_selection.py"
+
+
 rule synthetic_fig2:
     input:
         f"{SYNTHETIC_DIR}/tables/interpretability_{{method}}.tsv",

@@ -1,4 +1,4 @@
-"""Snakemake adapter: Figs. 2, 5 and 6 of the consistency paper."""
+"""Snakemake adapter: Figs. 2, 4, 5 and 6 of the consistency paper."""
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")

@@ -9,6 +9,7 @@ from gradcorr.ensemble_difference import (
     DIFF_EDGES,
     angle_bins,
     combine_differences,
+    ensemble_agreement,
     ensemble_average,
     ensemble_difference,
     overall_reduction,
@@ -137,3 +138,23 @@ def test_ensemble_angles_are_those_of_the_average_of_raw_maps():
     np.testing.assert_allclose(ensemble_average(three), np.mean(three, axis=0), atol=1e-15)
     with pytest.raises(ValueError):
         ensemble_average([])
+
+
+def test_agreement_of_the_average_with_itself_is_one_and_ignores_the_off_simplex_part():
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=(4, 4, 30))
+    cosine, distance = ensemble_agreement(e, e)
+    np.testing.assert_allclose(cosine, 1.0)
+    np.testing.assert_allclose(distance, 0.0, atol=1e-12)
+    # a map that differs only along the simplex normal agrees perfectly: correction removes the difference
+    shifted = e + rng.normal(size=(4, 1, 30)) * ONES[None, :, None]
+    np.testing.assert_allclose(ensemble_agreement(shifted, e)[0], 1.0)
+    # the opposite corrected map: cosine -1; distance per position is 2 ||correct(e)||, averaged
+    cosine, distance = ensemble_agreement(-e, e)
+    np.testing.assert_allclose(cosine, -1.0)
+    corrected = e - e.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(distance, 2 * np.linalg.norm(corrected, axis=1).mean(axis=1))
+    zero = np.zeros_like(e)
+    np.testing.assert_array_equal(ensemble_agreement(zero, e)[0], 0.0)  # no direction, no agreement
+    with pytest.raises(ValueError, match="differ in shape"):
+        ensemble_agreement(e[:2], e)

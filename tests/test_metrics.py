@@ -317,3 +317,19 @@ def test_pearson_ignores_non_finite_rows_and_needs_three():
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, np.nan, 5.0], "b": [2.0, 4.1, 6.0, 1.0, np.inf]})
     assert metrics.pearson(frame, "a", "b") == pytest.approx(np.corrcoef([1, 2, 3], [2, 4.1, 6])[0, 1])
     assert np.isnan(metrics.pearson(frame.iloc[:2], "a", "b"))
+
+
+def test_spearman_is_pearson_of_average_ranks_as_scipy():
+    x = [1.0, 2.0, 2.0, 4.0, 7.0, np.nan, 3.0]
+    y = [10.0, 30.0, 20.0, 40.0, 50.0, 1.0, np.inf]
+    # finite pairs (1, 10), (2, 30), (2, 20), (4, 40), (7, 50): ranks x 1, 2.5, 2.5, 4, 5 and y 1, 3, 2, 4, 5
+    rx, ry = [1, 2.5, 2.5, 4, 5], [1, 3, 2, 4, 5]
+    assert metrics.spearman(x, y) == pytest.approx(np.corrcoef(rx, ry)[0, 1])
+    stats = pytest.importorskip("scipy.stats")
+    ok = np.isfinite(x) & np.isfinite(y)
+    assert metrics.spearman(x, y) == pytest.approx(stats.spearmanr(np.asarray(x)[ok], np.asarray(y)[ok])[0])
+    assert metrics.spearman([1, 2, 3], [3, 9, 27]) == pytest.approx(1.0)  # any monotone function
+    assert np.isnan(metrics.spearman([1, 2], [2, 1]))  # fewer than three pairs
+    assert np.isnan(metrics.spearman([1, 1, 1], [1, 2, 3]))  # constant
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.spearman([1, 2, 3], [1, 2])

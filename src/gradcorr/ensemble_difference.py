@@ -22,8 +22,8 @@ import pandas as pd
 from gradcorr._arrays import to_float64
 from gradcorr.correction import correct, simplex_angle
 
-__all__ = ["DIFF_EDGES", "angle_bins", "combine_differences", "ensemble_average", "ensemble_difference",
-           "overall_reduction", "position_distances", "reduction_table", "sequence_reduction"]
+__all__ = ["DIFF_EDGES", "angle_bins", "combine_differences", "ensemble_agreement", "ensemble_average",
+           "ensemble_difference", "overall_reduction", "position_distances", "reduction_table", "sequence_reduction"]
 
 DIFF_EDGES = np.arange(-90.0, 91.0, 5.0)  # 36 bins of 5 degrees
 _DISTANCE_KEYS = ("n", "distance_raw", "distance_corrected")
@@ -221,3 +221,36 @@ def sequence_reduction(raw: Any, ensemble: Any, correct_ensemble: bool = False) 
     out = np.full(total.shape, np.nan)
     np.divide(100.0 * (total - d_corr.sum(axis=1)), total, out=out, where=total > 0)
     return out
+
+
+def ensemble_agreement(raw: Any, ensemble: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence, how well one model's corrected map agrees with the corrected ensemble average.
+
+    The stand-in for ground truth when there is none (in vivo): correction is linear, so correct(E)
+    is also the average of the members' corrected maps.
+
+    Parameters
+    ----------
+    raw : array-like, shape (N, A, L)
+        One model's raw map.
+    ensemble : array-like, shape (N, A, L)
+        The ensemble average E of raw maps.
+
+    Returns
+    -------
+    cosine : numpy.ndarray, shape (N,)
+        Cosine similarity of the flattened correct(S) and correct(E), in [-1, 1]; 0 where either is all
+        zero (no direction, so no agreement, as in `metrics.cosine_similarity`).
+    distance : numpy.ndarray, shape (N,)
+        Mean over positions of ||correct(S) - correct(E)||.
+    """
+    raw, ensemble = to_float64(raw), to_float64(ensemble)
+    if raw.shape != ensemble.shape:
+        raise ValueError(f"map and ensemble differ in shape: {raw.shape} vs {ensemble.shape}")
+    s, e = correct(raw, axis=1), correct(ensemble, axis=1)
+    distance = np.linalg.norm(s - e, axis=1).mean(axis=1)
+    s, e = s.reshape(len(s), -1), e.reshape(len(e), -1)
+    denom = np.linalg.norm(s, axis=1) * np.linalg.norm(e, axis=1)
+    cosine = np.zeros(len(s))
+    np.divide(np.sum(s * e, axis=1), denom, out=cosine, where=denom > 0)
+    return np.clip(cosine, -1.0, 1.0), distance

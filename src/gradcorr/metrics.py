@@ -21,7 +21,7 @@ import numpy as np
 from gradcorr._arrays import to_float64
 
 __all__ = ["attribution_snr", "classification_scores", "cosine_similarity", "grad_times_input", "information_content",
-           "interpretability_auc", "interpretability_scores", "pearson", "position_labels"]
+           "interpretability_auc", "interpretability_scores", "pearson", "position_labels", "spearman"]
 
 Negatives = Literal["background", "rest"]
 
@@ -349,3 +349,36 @@ def pearson(table: Any, a: str, b: str) -> float:
     if ok.sum() < 3 or x[ok].std() == 0 or y[ok].std() == 0:
         return float("nan")
     return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def spearman(x: Any, y: Any) -> float:
+    """Spearman rank correlation of two sequences of numbers over the pairs where both are finite.
+
+    Pearson r of the ranks, ties given their average rank (so it is the tie-corrected Spearman rho of
+    `scipy.stats.spearmanr`, without needing scipy).
+
+    Parameters
+    ----------
+    x, y : array-like, shape (n,)
+        The paired values.
+
+    Returns
+    -------
+    float
+        Spearman rho in [-1, 1]; NaN with fewer than 3 finite pairs or a constant side.
+    """
+    x, y = np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length: {x.shape[0]} vs {y.shape[0]}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    return pearson({"x": _average_ranks(x[ok]), "y": _average_ranks(y[ok])}, "x", "y")
+
+
+def _average_ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of `v`, tied values sharing the mean of their ranks."""
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v))
+    ranks[order] = np.arange(1, len(v) + 1)
+    _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]

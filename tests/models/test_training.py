@@ -41,6 +41,19 @@ def test_schedule_follows_keras_semantics():
     assert [s[2] for s in steps] == [False] * 7 + [True]
 
 
+def test_constant_schedule_without_patience_is_the_appendix_b_protocol():
+    """The consistency paper's Appendix B: the same metrics never lower the rate nor stop training, and
+    the best epoch is still reported."""
+    config = TrainConfig(learning_rate=1.0, lr_factor=0.5, lr_patience=2, lr_min_delta=0.01, lr_schedule="constant",
+                         early_stopping_patience=None, min_lr=0.2)
+    schedule = KerasSchedule(config)
+    steps = [schedule.update(m) for m in [0.50, 0.505, 0.508, 0.60] + [0.55] * 30]
+    assert [s[0] for s in steps] == [True] * 4 + [False] * 30
+    assert {s[1] for s in steps} == {1.0} and not any(s[2] for s in steps)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig.from_dict({"lr_schedule": "cosine"})
+
+
 @pytest.fixture(scope="module")
 def small_data():
     data = generate_billboard(n_positive=1000, n_negative=1000, seed=11)

@@ -46,7 +46,7 @@ def test_table1_counts_the_models_that_pass(consistency_run):
     standard = table[(table["regularizer"] == "none") & table["batchnorm"]].iloc[0]
     assert standard["paper_trials"] == 9 and standard["paper_snr"] == pytest.approx(2.445)
     corr = pd.read_csv(con / "tables" / "correlations_saliency.tsv", sep="\t")
-    assert set(corr["kld"]) == {"kld_kmer", "kld_attr_mean", "kld_attr_mean_published"}
+    assert set(corr["kld"]) == {"kld_kmer", "kld_kmer_union", "kld_attr_mean", "kld_attr_mean_published"}
 
 
 @pytest.mark.workflow
@@ -84,7 +84,7 @@ def test_models_carry_their_combination(consistency_run):
 @pytest.mark.workflow
 def test_figures_rerun_and_report(consistency_run):
     figures = consistency_run / "results" / "consistency" / "figures"
-    for fig in ("fig2", "fig5", "fig6"):
+    for fig in ("fig2", "fig2g", "fig4", "fig5", "fig6"):
         assert (figures / f"{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (figures / f"{fig}.png").stat().st_size > 20_000
     kmers = pd.read_csv(consistency_run / "results" / "consistency" / "tables" / "fig2.tsv", sep="\t")
@@ -102,8 +102,8 @@ def test_figures_rerun_and_report(consistency_run):
     report = snakemake("--configfile", str(TEST_CONFIG), "study.yaml", "--report", "report.html", cwd=consistency_run)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (consistency_run / "report.html").read_text()
-    for text in ("fig2.png", "fig5.png", "fig6.png", "table1_saliency.tsv", "Table 1", "Consistency study",
-                 "smoothgrad"):
+    for text in ("fig2.png", "fig2g.png", "fig4.png", "fig5.png", "fig6.png", "table1_saliency.tsv", "Table 1",
+                 "Consistency study", "smoothgrad"):
         assert text in html, text
 
 

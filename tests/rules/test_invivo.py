@@ -190,7 +190,18 @@ def test_ensembles_figures_and_tables(invivo_run):
         assert (inv / "figures" / "logos" / f"{tf}.cnn_shallow_exp.png").stat().st_size > 0
         logo = pd.read_csv(inv / "tables" / "logos" / f"{tf}.cnn_shallow_exp.tsv", sep="\t")
         assert len(logo) == 30
-    for name in ("fig3e_cnn_shallow_exp", "fig4b_cnn_shallow_exp"):
+        with h5py.File(inv / "ensembles" / tf / "cnn_shallow_exp.h5", "r") as f:  # per member and sequence
+            assert f["agreement_cosine"].shape == f["agreement_distance"].shape == f["sequence_reduction"].shape
+            assert (np.abs(f["agreement_cosine"][()]) <= 1 + 1e-9).all()
+    # model selection: two members per TF, so no correlation, and each pick is one of the top two
+    selection = pd.read_csv(inv / "tables" / "model_selection_cnn_shallow_exp.tsv", sep="\t")
+    assert sorted(selection["tf"].unique()) == tfs
+    assert set(selection["score"]) == {"agreement_cosine", "agreement_distance"}
+    assert (selection["n_models"] == 2).all() and selection["spearman"].isna().all() and selection["in_top_k"].all()
+    assert selection["selected"].isin([f"cnn_shallow_exp_{m}" for m in range(2)]).all()
+    points = pd.read_csv(inv / "tables" / "model_selection_points_cnn_shallow_exp.tsv", sep="\t")
+    assert len(points) == 2 * len(tfs) and points["agreement_cosine"].between(-1, 1).all()
+    for name in ("fig3e_cnn_shallow_exp", "fig4b_cnn_shallow_exp", "model_selection_cnn_shallow_exp"):
         assert (inv / "figures" / f"{name}.png").stat().st_size > 0 and (inv / "figures" / f"{name}.pdf").is_file()
 
 
@@ -200,7 +211,8 @@ def test_report_holds_the_invivo_figures_with_captions(invivo_run):
                     str(work / "override.yaml"), cwd=work)
     assert run.returncode == 0, run.stderr[-3000:]
     html = (work / "report.html").read_text()
-    for text in ("Fig. 3e", "Fig. 4b", "Fig. 3b", "ensemble difference", *tfs):
+    for text in ("Fig. 3e", "Fig. 4b", "Fig. 3b", "ensemble difference", "Model selection without ground truth in vivo",
+                 *tfs):
         assert text in html
 
 

@@ -47,8 +47,19 @@ def test_workflow_outputs_exist_and_parse(workflow_run):
     for method in METHODS:
         scores = pd.read_csv(syn / "tables" / f"interpretability_{method}.tsv", sep="\t")
         assert len(scores) == 4 and scores["cosine_corrected"].notna().all(), method
-        for fig in ("fig2", "fig3cd", "fig4a", "fig10"):
+        for fig in ("fig2", "fig3cd", "fig4a", "fig10", "model_selection"):
             assert (syn / "figures" / f"{fig}_{method}.png").stat().st_size > 10_000, (fig, method)
+    # model selection: one model per type here, so no correlation within a type, and every pick is a hit
+    corr = pd.read_csv(syn / "tables" / "model_selection_correlations_saliency.tsv", sep="\t")
+    assert set(corr["model_type"]) == {"cnn_shallow_relu", "cnn_shallow_exp", "cnn_deep_relu", "cnn_deep_exp", "all"}
+    assert corr.loc[corr["model_type"] != "all", "spearman"].isna().all()
+    assert corr.loc[corr["model_type"] == "all", "spearman"].between(-1, 1).all()
+    picks = pd.read_csv(syn / "tables" / "model_selection_saliency.tsv", sep="\t")
+    assert picks.loc[picks["model_type"] != "all", "is_best"].all()
+    summary = pd.read_csv(syn / "tables" / "model_selection_summary_saliency.tsv", sep="\t")
+    assert (summary["n_groups"] == 4).all() and (summary["rate_top_k"] == 1).all()
+    assert len(pd.read_csv(syn / "tables" / "model_selection_points_saliency.tsv", sep="\t")) == 4
+    assert (syn / "figures" / "model_selection_saliency.pdf").read_bytes()[:5] == b"%PDF-"
     bins = pd.read_csv(syn / "tables" / "fig3cd_saliency.tsv", sep="\t")
     assert set(bins["model_type"]) == {"cnn_shallow_relu", "cnn_shallow_exp", "cnn_deep_relu", "cnn_deep_exp"}
     np.testing.assert_allclose(bins.groupby("model_type")["density_background"].sum(), 1.0, rtol=1e-4)  # %.6g in TSV
@@ -75,6 +86,7 @@ def test_rerun_has_nothing_to_do_and_report_holds_every_figure(workflow_run):
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "report.html").read_text()
     assert "fig2_saliency.png" in html and "Reproduces" in html and "Fig. 2" in html
+    assert "model_selection_saliency.png" in html and "most interpretable model" in html
 
 
 @pytest.fixture(scope="session")

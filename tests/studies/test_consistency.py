@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from workflow_cli import ROOT
 
-from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld
+from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld, published_attr_mean_kld
 from gradcorr.metrics import attribution_snr
 from gradcorr.studies.consistency import (
     consistency_scores,
@@ -18,7 +18,7 @@ from gradcorr.studies.consistency import (
 PAPER = ROOT.parent / "shared" / "papers" / "consistency-kld_majdandzic-rajesh-koo.md"
 SETTINGS = {"kmer": {"k": 4, "percentile": 90.0, "buffer": 2},
             "attr_mean": {"window": 3, "percentile": 90.0, "bin_width": 0.1, "prior_width": 0.5,
-                          "basis": "orthonormal"},
+                          "top_fraction": 0.2, "prior_range": 2},
             "sensitivity": {"k": [3, 4], "percentile": [80.0, 90.0], "window": [1, 3, 500]}}
 
 
@@ -40,8 +40,9 @@ def test_scores_match_the_metrics_computed_directly():
     assert row["snr"] == pytest.approx(attribution_snr(raw, x, truth).mean())
     assert row["kld_kmer"] == pytest.approx(kmer_kld(raw, x, k=4))  # prior = the same sequences here
     assert row["kld_attr_mean"] == pytest.approx(attr_mean_kld(raw))
-    assert row["kld_attr_mean_published"] == pytest.approx(attr_mean_kld(raw, basis="published"))
+    assert row["kld_attr_mean_published"] == pytest.approx(published_attr_mean_kld(raw, 3, 0.2, 0.1, 2))
     assert row["kld_attr_mean_published"] != pytest.approx(row["kld_attr_mean"])
+    assert row["kld_kmer_union"] == pytest.approx(kmer_kld(raw, x, k=4, merge="union"))
     # the sweep at the configured value is the headline number; a window longer than L is left out
     at = sweep.set_index(["parameter", "value"])["kld"]
     assert at[("k", 4)] == pytest.approx(row["kld_kmer"])
@@ -68,7 +69,7 @@ def models_frame():
                              "activation": "exp", "dropout": 0.1, "trial": trial,
                              "test_auroc": rng.uniform(0.95, 0.99), "snr": rng.uniform(0, 3),
                              "kld_kmer": rng.uniform(0, 1), "kld_attr_mean": rng.uniform(0, 1),
-                             "kld_attr_mean_published": rng.uniform(0, 1)})
+                             "kld_attr_mean_published": rng.uniform(0, 1), "kld_kmer_union": rng.uniform(0, 1)})
     frame = pd.DataFrame(rows)
     frame.loc[(frame["regularizer"] == "mixup") & frame["batchnorm"], "test_auroc"] = 0.9  # none pass
     frame["passed"] = frame["test_auroc"] >= 0.97
@@ -105,7 +106,8 @@ def test_correlations_use_passing_models_only():
     kept = models[models["passed"]]
     assert corr.loc["kld_kmer", "pearson_r"] == pytest.approx(np.corrcoef(kept["snr"], kept["kld_kmer"])[0, 1])
     assert corr.loc["kld_kmer", "models"] == len(kept)
-    assert corr.loc["kld_attr_mean", "paper_pearson_r"] == 0.875
+    assert corr.loc["kld_attr_mean_published", "paper_pearson_r"] == 0.875  # the paper's is the published method
+    assert np.isnan(corr.loc["kld_attr_mean", "paper_pearson_r"])
     assert correlations(models, "smoothgrad")["paper_pearson_r"].isna().all()
 
 

@@ -106,6 +106,29 @@ def test_ensemble_analysis_matches_direct_computation(tmp_path):
     assert not (tmp_path / "bad.h5").exists()
 
 
+def test_ensemble_file_holds_each_members_agreement_with_the_average(tmp_path):
+    """Members a, b and (a + b) / 2: the third equals the average of the other two, so it agrees perfectly
+    (cosine 1, distance 0); each member is compared with the others' average, never with its own map."""
+    rng = np.random.default_rng(2)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (5, 40))].transpose(0, 2, 1)
+    index = np.arange(5)
+    a, b = (rng.normal(size=(5, 4, 40)) for _ in range(2))
+    raws = [a, b, (a + b) / 2]
+    paths = [_member(tmp_path / f"cnn_shallow_exp_{m}.h5", r, index, x) for m, r in enumerate(raws)]
+    invivo.analyse_ensemble(paths, tmp_path / "e.h5", tf="TF", model_type="cnn_shallow_exp", correct_ensemble=False,
+                            thresholds=[30])
+    e = read_arrays(tmp_path / "e.h5")
+    assert e["agreement_cosine"].shape == e["agreement_distance"].shape == (3, 5)
+    np.testing.assert_allclose(e["agreement_cosine"][2], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(e["agreement_distance"][2], 0.0, atol=1e-5)
+    assert (e["agreement_cosine"][:2] < 0.99).all() and (e["agreement_distance"][:2] > 0).all()
+    for m, raw in enumerate(raws):
+        others = (sum(r.astype(np.float32) for r in raws) - raw.astype(np.float32)) / 2
+        cosine, distance = ensemble_difference.ensemble_agreement(raw.astype(np.float32), others)
+        np.testing.assert_allclose(e["agreement_cosine"][m], cosine, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(e["agreement_distance"][m], distance, rtol=1e-5, atol=1e-6)
+
+
 def test_synthetic_means_come_from_the_saliency_row_of_the_model_type(tmp_path):
     table = pd.DataFrame({"method": ["saliency", "smoothgrad", "saliency"],
                           "model_type": ["cnn_deep_relu", "cnn_deep_relu", "cnn_deep_exp"],

@@ -69,7 +69,8 @@ def test_score_maps_row_is_the_metrics_of_the_raw_and_corrected_maps():
         assert row[f"{metric}_improvement"] == corrected[metric] - raw_scores[metric]
     assert row["test_auroc"] == roc_auc_score(y, p) and row["n_sequences"] == 8
     assert row["snr"] == pytest.approx(attribution_snr(raw, x, gt).mean())
-    assert {k: row[k] for k in ("kld_kmer", "kld_attr_mean")} == consistency_klds(raw, x, prior)
+    klds = consistency_klds(raw, x, prior)
+    assert {k: row[k] for k in klds} == klds and set(klds) == {"kld_kmer", "kld_attr_mean", "kld_attr_mean_published"}
     assert list(arrays) == ["index", "x", "ground_truth", "saliency"] and arrays["saliency"].dtype == np.float32
 
 

@@ -31,8 +31,8 @@ from gradcorr.models.training import KerasSchedule, NonFiniteLossError, TrainCon
 
 log = logging.getLogger(__name__)
 
-SAME_ACROSS_MEMBERS = ("max_epochs", "batch_size", "learning_rate", "lr_factor", "lr_patience", "lr_min_delta",
-                       "min_lr", "early_stopping_patience", "l2")
+SAME_ACROSS_MEMBERS = ("max_epochs", "batch_size", "learning_rate", "lr_schedule", "lr_factor", "lr_patience",
+                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2")
 
 
 def _padded(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

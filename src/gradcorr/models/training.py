@@ -3,7 +3,8 @@
 Callback semantics follow Keras 2, which the authors used: the learning rate drops by `lr_factor`
 after `lr_patience` epochs without a validation-AUROC gain of more than `lr_min_delta`; training
 stops after `early_stopping_patience` epochs without any gain, and the best epoch's weights are
-restored.
+restored. The consistency paper's Appendix B states less (Adam at its defaults, the best validation
+epoch kept): `lr_schedule="constant"`, `early_stopping_patience=None` and `l2=0` give that protocol.
 """
 
 from __future__ import annotations
@@ -25,22 +26,31 @@ from gradcorr.models.regularizers import RegularizerConfig, SpectralNorm, batch_
 log = logging.getLogger(__name__)
 
 
+LR_SCHEDULES = ("plateau", "constant")
+
+
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss before any epoch completed."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of the published protocol (gradient-correction paper, Appendix A)."""
+    """Hyper-parameters of the published protocol (gradient-correction paper, Appendix A).
+
+    `lr_schedule` "plateau" lowers the learning rate on a validation plateau (the gradient-correction
+    code), "constant" keeps it; `early_stopping_patience` None trains all `max_epochs` (the best epoch is
+    kept either way); `l2` weighs the L2 penalty on kernels (0: none).
+    """
 
     max_epochs: int = 100
     batch_size: int = 100
     learning_rate: float = 1e-3
+    lr_schedule: str = "plateau"
     lr_factor: float = 0.2
     lr_patience: int = 3
     lr_min_delta: float = 1e-4
     min_lr: float = 1e-7
-    early_stopping_patience: int = 10
+    early_stopping_patience: int | None = 10
     l2: float = 1e-6
     seed: int = 0
     log_every: int = 50
@@ -51,6 +61,8 @@ class TrainConfig:
         """Build from a config mapping, ignoring keys that are not hyper-parameters."""
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in values.items() if k in names}
+        if kwargs.get("lr_schedule", "plateau") not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {kwargs['lr_schedule']!r}")
         if isinstance(kwargs.get("regularizer"), dict):
             kwargs["regularizer"] = RegularizerConfig(**kwargs["regularizer"])
         return cls(**kwargs)
@@ -62,6 +74,7 @@ class KerasSchedule:
     Early stopping counts any gain (min_delta 0); the plateau rule needs a gain above `lr_min_delta`.
     After `lr_patience` epochs without such a gain the rate is multiplied by `lr_factor` (not below
     `min_lr`) and the count restarts; after `early_stopping_patience` epochs without a gain, stop.
+    With `lr_schedule` "constant" the rate never drops; with `early_stopping_patience` None it never stops.
     """
 
     def __init__(self, config: TrainConfig) -> None:
@@ -82,10 +95,11 @@ class KerasSchedule:
             self.lr_best, self.lr_wait = metric, 0
         else:
             self.lr_wait += 1
-            if self.lr_wait >= cfg.lr_patience and self.lr > cfg.min_lr:
+            if cfg.lr_schedule == "plateau" and self.lr_wait >= cfg.lr_patience and self.lr > cfg.min_lr:
                 self.lr = max(self.lr * cfg.lr_factor, cfg.min_lr)
                 self.lr_wait = 0
-        return improved, self.lr, self.wait >= cfg.early_stopping_patience
+        patience = cfg.early_stopping_patience
+        return improved, self.lr, patience is not None and self.wait >= patience
 
 
 @torch.no_grad()

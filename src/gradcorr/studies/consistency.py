@@ -1,7 +1,7 @@
 """The consistency paper's model grid (Majdandzic, Rajesh & Koo): its Appendix B CNN trained with each
 regularizer, BatchNorm on or off, relu or exp first layer and a dropout rate, on the synthetic dataset;
 then per model and attribution method the test AUROC, the attribution SNR (ground truth) and the two
-consistency KLDs (no ground truth), and how they relate (Table 1, Figs. 2, 5, 6).
+consistency KLDs (no ground truth), and how they relate (Table 1, Figs. 2, 4, 5, 6).
 
 One function per workflow stage, as in `studies.synthetic`; the figures are in `consistency_plots`. The
 stages that train or run models import torch inside, so the table and figure jobs start without it.
@@ -19,7 +19,7 @@ import pandas as pd
 from gradcorr.correction import correct
 from gradcorr.data.io import attribution_arrays, read_attributions, read_attrs, read_tsv, write_arrays, write_tsv
 from gradcorr.data.synthetic import positive_indices, read_dataset
-from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld
+from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld, published_attr_mean_kld
 from gradcorr.metrics import attribution_snr, classification_scores, pearson
 from gradcorr.workflow.runtime import derive_seed
 
@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 
 GROUP = ["regularizer", "batchnorm", "activation", "dropout"]
 # Table 1's averaged columns: ours -> the paper's column in resources/consistency_table1.tsv
-TABLE_COLUMNS = {"kld_kmer": "kld_kmer", "kld_attr_mean": "kld_attr_mean", "kld_attr_mean_published": "kld_attr_mean",
-                 "test_auroc": "auroc", "snr": "snr"}
-PAPER_PEARSON = {"kld_kmer": 0.618, "kld_attr_mean": 0.875}  # SNR vs KLD over 327 models, saliency (Sec. 3)
+TABLE_COLUMNS = {"kld_kmer": "kld_kmer", "kld_kmer_union": "kld_kmer", "kld_attr_mean": "kld_attr_mean",
+                 "kld_attr_mean_published": "kld_attr_mean", "test_auroc": "auroc", "snr": "snr"}
+KLD_COLUMNS = ("kld_kmer", "kld_kmer_union", "kld_attr_mean", "kld_attr_mean_published")
+PAPER_PEARSON = {"kld_kmer": 0.618, "kld_attr_mean_published": 0.875}  # SNR vs KLD over 327 models, saliency (Sec. 3)
 
 
 def train_consistency_models(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, name: str,
@@ -64,22 +65,27 @@ def consistency_scores(raw: np.ndarray, x: np.ndarray, ground_truth: np.ndarray,
     (one row per parameter and value, the others held at their settings).
 
     `prior[k]` holds the k-mer counts of all test sequences for every k used. SNR is taken on the raw
-    map (`snr`, as the authors) and the corrected one (`snr_corrected`); the k-attr-mean KLD with the
-    configured basis (`kld_attr_mean`) and the authors' (`kld_attr_mean_published`).
+    map (`snr`, as the authors) and the corrected one (`snr_corrected`); the k-mer KLD with the authors'
+    merge of attributed runs (`kld_kmer`) and with touching runs joined (`kld_kmer_union`); the
+    k-attr-mean KLD ours (`kld_attr_mean`, orthonormal basis, per-sequence threshold) and as the authors'
+    code computes it (`kld_attr_mean_published`).
     """
     km, am = settings["kmer"], settings["attr_mean"]
     corrected = correct(raw)  # for snr_corrected; the KLDs take either map (they correct it themselves)
+    ours = {key: am[key] for key in ("window", "percentile", "bin_width", "prior_width")}
 
     def kmer(**over: Any) -> float:
         opts = {**km, **over}
         return kmer_kld(corrected, x, prior=prior[opts["k"]], **opts)
 
     def attr(**over: Any) -> float:
-        return attr_mean_kld(corrected, **{**am, **over})
+        return attr_mean_kld(corrected, **{**ours, **over})
 
     row = {"snr": float(attribution_snr(raw, x, ground_truth).mean()),
            "snr_corrected": float(attribution_snr(corrected, x, ground_truth).mean()),
-           "kld_kmer": kmer(), "kld_attr_mean": attr(), "kld_attr_mean_published": attr(basis="published")}
+           "kld_kmer": kmer(), "kld_kmer_union": kmer(merge="union"), "kld_attr_mean": attr(),
+           "kld_attr_mean_published": published_attr_mean_kld(corrected, am["window"], am["top_fraction"],
+                                                              am["bin_width"], am["prior_range"])}
     sweep = settings["sensitivity"]
     rows = ([{"metric": "kld_kmer", "parameter": "k", "value": v, "kld": kmer(k=v)} for v in sweep["k"]]
             + [{"metric": "kld_kmer", "parameter": "percentile", "value": v, "kld": kmer(percentile=v)}
@@ -122,7 +128,7 @@ def evaluate_consistency_models(data: str | Path, model_paths: list[str | Path],
                "method": method, "epochs": len(history),
                **{f"test_{k}": v for k, v in classification_scores(y, p).items()}, **scores,
                "n_sequences": len(idx)}
-        log.info("%s %s: test AUROC %.4f, SNR %.3f, KLD k-mer %.3f, k-attr-mean %.3f (published basis %.3f)",
+        log.info("%s %s: test AUROC %.4f, SNR %.3f, KLD k-mer %.3f, k-attr-mean %.3f (published method %.3f)",
                  meta["model_id"], method, row["test_auroc"], row["snr"], row["kld_kmer"], row["kld_attr_mean"],
                  row["kld_attr_mean_published"])
         write_arrays(out["attributions"], attribution_arrays(idx, x[idx], method, raw, ground_truth=ground_truth[idx]),
@@ -167,7 +173,7 @@ def correlations(models: pd.DataFrame, method: str) -> pd.DataFrame:
     return pd.DataFrame([{"method": method, "kld": kld, "models": int(kept[kld].notna().sum()),
                           "pearson_r": pearson(kept, "snr", kld),
                           "paper_pearson_r": PAPER_PEARSON.get(kld, np.nan) if method == "saliency" else np.nan}
-                         for kld in ("kld_kmer", "kld_attr_mean", "kld_attr_mean_published")])
+                         for kld in KLD_COLUMNS])
 
 
 def consistency_tables(metrics: list[str | Path], out: dict[str, str | Path], *, method: str, auroc_min: float,
@@ -195,7 +201,8 @@ def highlighted(models: pd.DataFrame) -> tuple[str, str]:
 def consistency_figures(tables: dict[str, str | Path], attributions: list[str | Path], sensitivity: list[str | Path],
                         data: str | Path, out: dict[str, str | Path], *, methods: list[str],
                         settings: dict[str, Any]) -> None:
-    """Fig. 2 (first method; its Model 1 and Model 2 maps read from `attributions`), Fig. 5 (the other
+    """Fig. 2 a-f and 2g (first method; its Model 1 and Model 2 maps read from `attributions`, 2g their
+    logos on the first 3 attributed sequences), Fig. 4 (AUPR vs SNR, first method), Fig. 5 (the other
     methods, when there are any) and Fig. 6 (sensitivity of the first method's KLDs), each as PDF, PNG and a TSV
     of the numbers drawn."""
     from gradcorr.studies import consistency_plots, plotting  # matplotlib only in the jobs that draw
@@ -211,6 +218,12 @@ def consistency_figures(tables: dict[str, str | Path], attributions: list[str | 
     fig, numbers = consistency_plots.fig_snr_kld(models[first], chosen, x_test, method=first, settings=settings)
     plotting.save_figure(fig, out["fig2_pdf"], out["fig2"])
     write_tsv(numbers, out["fig2_tsv"])
+    fig, numbers = consistency_plots.fig_saliency_logos(chosen, method=first)
+    plotting.save_figure(fig, out["fig2g_pdf"], out["fig2g"])
+    write_tsv(numbers, out["fig2g_tsv"])
+    fig, numbers = consistency_plots.fig_aupr_snr(models[first], (best, worst), method=first)
+    plotting.save_figure(fig, out["fig4_pdf"], out["fig4"])
+    write_tsv(numbers, out["fig4_tsv"])
     if methods[1:]:
         fig = consistency_plots.fig_snr_kld_methods({m: models[m] for m in methods[1:]}, (best, worst))
         plotting.save_figure(fig, out["fig5_pdf"], out["fig5"])

@@ -1,5 +1,6 @@
 """Figures of the consistency paper (Majdandzic, Rajesh & Koo): Fig. 2 (AUROC vs SNR, SNR vs each KLD,
-k-mer distributions and angular densities of two models), Fig. 5 (other methods), Fig. 6 (sensitivity).
+k-mer distributions and angular densities of two models; 2g their logos), Fig. 4 (AUPR vs SNR), Fig. 5
+(other methods), Fig. 6 (sensitivity).
 
 Each scatter has one point per model: colour by regularizer, marker by first-layer activation (circle
 relu, triangle exp), filled when the model passes the AUROC filter, hollow when not; Pearson r over
@@ -17,9 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from gradcorr.correction import correct  # noqa: E402
 from gradcorr.kld import angular_density, attributed_kmer_counts, kmer_counts, kmer_names, local_vectors  # noqa: E402
-from gradcorr.metrics import pearson  # noqa: E402
-from gradcorr.studies.plotting import METHOD_NAMES  # noqa: E402
+from gradcorr.metrics import grad_times_input, information_content, pearson  # noqa: E402
+from gradcorr.studies.plotting import LETTERS, METHOD_NAMES, logo  # noqa: E402
 
 REG_NAMES = {"none": "standard", "mixup": "mixup", "manifold_mixup": "manifold mixup", "noise": "input noise",
              "manifold_noise": "manifold noise", "adversarial": "adversarial", "spectral_norm": "spectral norm"}
@@ -96,7 +98,7 @@ def fig_snr_kld(models: pd.DataFrame, chosen: dict[str, dict[str, Any]], x_test:
     inset.tick_params(labelsize=6)
     ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.42))
     for ax, label, (name, d) in zip(panels[4:], ["Model 1", "Model 2"], chosen.items()):
-        density, theta, phi = angular_density(local_vectors(d["raw"], am["window"], am["basis"]),
+        density, theta, phi = angular_density(local_vectors(d["raw"], am["window"]),
                                               am["percentile"], am["bin_width"])
         image = ax.imshow(density, origin="lower", aspect="auto", cmap="viridis",
                           extent=(phi[0], phi[-1], theta[0], theta[-1]))
@@ -109,6 +111,108 @@ def fig_snr_kld(models: pd.DataFrame, chosen: dict[str, dict[str, Any]], x_test:
     fig.suptitle(f"Consistency on synthetic data, {METHOD_NAMES.get(method, method)}: {len(models)} models, "
                  f"{int(models['passed'].sum())} pass the AUROC filter")
     return fig, pd.DataFrame({"kmer": kmer_names(km["k"]), **freq})
+
+
+def fig_aupr_snr(models: pd.DataFrame, highlight: tuple[str, ...], *, method: str) -> tuple[plt.Figure, pd.DataFrame]:
+    """Fig. 4: test AUPR against attribution SNR, one point per model of `models` (marked as in Fig. 2a),
+    with `highlight` (Fig. 2's Model 1 and Model 2) annotated. Returns the figure and the points drawn
+    (`label` names the annotated models)."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), constrained_layout=True)
+    _scatter(ax, models, "test_aupr", "snr", highlight)
+    ax.set(xlabel="test AUPR", ylabel="attribution SNR",
+           title=f"{METHOD_NAMES.get(method, method)}: {len(models)} models, "
+                 f"{int(models['passed'].sum())} pass the AUROC filter")
+    _legend(ax, models)
+    labels = {name: f"Model {number}" for number, name in enumerate(highlight, start=1)}
+    points = models[["model", "regularizer", "activation", "passed", "test_aupr", "snr"]].copy()
+    points["label"] = points["model"].map(labels).fillna("")
+    return fig, points
+
+
+LOGO_PAD = 5  # positions shown either side of a sequence's ground truth in Fig. 2g
+
+
+def truth_span(info: np.ndarray, threshold: float = 0.1, pad: int = LOGO_PAD) -> tuple[int, int]:
+    """[start, stop) from `pad` positions before the first to `pad` after the last position whose
+    information `info` (bits, one sequence, (L,)) is above `threshold` (the SNR's motif positions),
+    clipped to the sequence; all of it when no position is."""
+    motif = np.flatnonzero(info > threshold)
+    if motif.size == 0:
+        return 0, info.size
+    return max(int(motif[0]) - pad, 0), min(int(motif[-1]) + 1 + pad, info.size)
+
+
+def _shared_ylim(axes: list[plt.Axes]) -> None:
+    lo = min(ax.get_ylim()[0] for ax in axes)
+    hi = max(ax.get_ylim()[1] for ax in axes)
+    for ax in axes:
+        ax.set_ylim(lo, hi)
+
+
+def _logo_block(axes: list[plt.Axes], chosen: dict[str, dict[str, Any]], row: int, span: tuple[int, int],
+                method: str) -> pd.DataFrame:
+    """Fig. 2g's logos of one sequence (`row` of the files) over `span` on `axes` (ground truth, then
+    each model's raw and corrected grad-times-input); returns the numbers drawn."""
+    first = next(iter(chosen.values()))
+    start, stop = span
+    sl, x, letters = slice(start, stop), first["x"][row].astype(float), LETTERS[: first["x"].shape[1]]
+    info = information_content(first["ground_truth"][row][None])[0]
+    truth = first["ground_truth"][row] * np.where(info > 1e-6, info, 0.0)  # background (I ~ 6e-10) blank
+    logo(axes[0], truth[:, sl], start)
+    index = int(first["index"][row])
+    axes[0].set(ylabel="bits", ylim=(0, np.log2(len(letters))))
+    axes[0].set_title(f"test sequence {index} (row {row}): ground truth, M x information", loc="left", fontsize=9)
+    table: dict[str, Any] = {"index": index, "row": row, "position": np.arange(start, stop),
+                             "base": np.array(list(letters))[np.argmax(x[:, sl], axis=0)],
+                             **{f"truth_{a}": truth[i, sl] for i, a in enumerate(letters)}}
+    for number, (name, d) in enumerate(chosen.items(), start=1):
+        pair = axes[2 * number - 1:2 * number + 1]
+        for ax, kind, values in zip(pair, ("raw", "corrected"), (d["raw"][row], correct(d["raw"][row], axis=0))):
+            logo(ax, values[:, sl] * x[:, sl], start)
+            ax.set_ylabel(f"Model {number}\n{kind}")
+            ax.set_title(f"Model {number} ({name}): {kind} {method} x input", loc="left", fontsize=9)
+            table[f"{name}_{kind}"] = grad_times_input(values[None], x[None])[0, sl]
+        _shared_ylim(pair)
+    for ax in axes:
+        ax.set_xlim(start - 0.5, stop - 0.5)
+    return pd.DataFrame(table)
+
+
+def fig_saliency_logos(chosen: dict[str, dict[str, Any]], *, method: str, n_sequences: int = 3
+                       ) -> tuple[plt.Figure, pd.DataFrame]:
+    """Fig. 2g: grad-times-input logos (map x one-hot) of Model 1 and Model 2 on the first `n_sequences`
+    sequences of their attribution files, raw and corrected, under the ground truth.
+
+    `chosen` maps each model's name (Model 1 first) to its attribution file's contents
+    (`data.io.read_attributions`: "index", "x", "ground_truth", "raw"); the files must hold the same
+    sequences. Per sequence, a block of logos over the span of its ground truth (`truth_span`): the
+    information-weighted motif M x I (bits) on top, then each model's raw and corrected map, the two
+    of one model on a shared y-range.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    numbers : pandas.DataFrame
+        One row per sequence and position drawn: `index` (test set row), `row` (in the files),
+        `position`, `base` (observed), `truth_A` ... (the ground-truth logo) and, per model,
+        `<model>_raw` and `<model>_corrected` (grad-times-input: the height of the observed letter).
+    """
+    names = list(chosen)
+    first = chosen[names[0]]
+    for name in names[1:]:
+        if not np.array_equal(chosen[name]["index"], first["index"]):
+            raise ValueError(f"{name}: attributed on other sequences than {names[0]}")
+    info = information_content(first["ground_truth"])
+    spans = [truth_span(info[row]) for row in range(min(n_sequences, len(first["index"])))]
+    per_block = 1 + 2 * len(names)
+    widest = max(stop - start for start, stop in spans)
+    fig, axes = plt.subplots(per_block * len(spans), 1, squeeze=False, constrained_layout=True,
+                             figsize=(max(8.0, 0.1 * widest), 1.25 * per_block * len(spans)))
+    numbers = [_logo_block(list(axes[row * per_block:(row + 1) * per_block, 0]), chosen, row, span, method)
+               for row, span in enumerate(spans)]
+    fig.suptitle(f"Model 1 and Model 2, {METHOD_NAMES.get(method, method)} x input, raw and corrected, under the "
+                 "ground truth")
+    return fig, pd.concat(numbers, ignore_index=True)
 
 
 def fig_snr_kld_methods(tables: dict[str, pd.DataFrame], highlight: tuple[str, ...]) -> plt.Figure:

@@ -135,12 +135,16 @@ def analyse_ensemble(saliency: list[str | Path], out: str | Path, *, tf: str, mo
     """Ensemble average of a TF's members, and each member's angle statistics and distance to it.
 
     Two passes over the members' maps (one in memory at a time): the running mean, then per member
-    the ensemble difference per 5-degree angle bin, the angle histogram and the per-sequence
-    percentage of large angles.
+    the ensemble difference per 5-degree angle bin, the angle histogram, the per-sequence
+    percentage of large angles and the member's agreement with the ensemble (`agreement_cosine`,
+    `agreement_distance`, each (K, N): `ensemble_difference.ensemble_agreement` of its corrected map
+    with the corrected average of the other K - 1 members, so that no member agrees with itself; the
+    stand-in for ground truth of the model-selection stage).
     """
     mean = ensemble.ensemble_average(d["raw"] for d in iter_attributions(saliency))
     per_model = {"distance_n": [], "distance_raw": [], "distance_corrected": [], "angle_hist": [],
-                 "large_angle_percent": [], "sequence_reduction": []}
+                 "large_angle_percent": [], "sequence_reduction": [], "agreement_cosine": [],
+                 "agreement_distance": []}
     names, first = [], None
     for d in iter_attributions(saliency):
         first = d if first is None else first
@@ -151,6 +155,11 @@ def analyse_ensemble(saliency: list[str | Path], out: str | Path, *, tf: str, mo
         per_model["angle_hist"].append(angles.angle_histogram(d["raw"]))
         per_model["large_angle_percent"].append(angles.large_angle_percent(simplex_angle(d["raw"]), thresholds))
         per_model["sequence_reduction"].append(ensemble.sequence_reduction(d["raw"], mean, correct_ensemble))
+        k = len(saliency)  # agreement with the average of the other members, not counting its own map
+        others = (k * mean - d["raw"]) / (k - 1) if k > 1 else mean
+        cosine, distance = ensemble.ensemble_agreement(d["raw"], others)
+        per_model["agreement_cosine"].append(cosine)
+        per_model["agreement_distance"].append(distance)
         names.append(str(d["attrs"]["model"]))
         log.info("%s %s: ensemble difference reduced by %.1f%%", tf, names[-1], ensemble.overall_reduction(diff))
     arrays = {k: np.stack(v) for k, v in per_model.items()}
