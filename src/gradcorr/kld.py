@@ -97,13 +97,18 @@ def attributed_segments(attr: Any, percentile: float = 90.0, buffer: int = 2, me
         before[:, shift:] |= kept[:, :-shift]
         if shift <= buffer:
             covered[:, shift:] |= kept[:, :-shift]
-    if merge == "published":  # a run starts a new segment unless an earlier run's extension reaches it
-        starts = kept & ~before
-    elif merge == "union":  # a segment starts where coverage starts
-        starts = covered & ~np.pad(covered, ((0, 0), (1, 0)))[:, :-1]
-    else:
+    if merge == "union":  # every stretch of covered positions is one segment
+        return _number_runs(covered)
+    if merge != "published":
         raise ValueError(f"unknown merge {merge!r}; choose 'published' or 'union'")
-    return np.cumsum(starts, axis=1) * covered
+    # a run starts a new segment unless an earlier run's extension reaches it
+    return np.cumsum(kept & ~before, axis=1) * covered
+
+
+def _number_runs(mask: np.ndarray) -> np.ndarray:
+    """Runs of True in each row of a bool (N, L) array numbered 1, 2, ... from the left; 0 elsewhere."""
+    first = mask & ~np.pad(mask, ((0, 0), (1, 0)))[:, :-1]
+    return np.cumsum(first, axis=1) * mask
 
 
 def kmer_codes(letters: np.ndarray, k: int) -> np.ndarray:
@@ -171,9 +176,8 @@ def _counts(letters: np.ndarray, k: int, segments: np.ndarray | None) -> np.ndar
     segments = np.asarray(segments)
     if segments.shape != letters.shape:
         raise ValueError(f"segments must have shape {letters.shape}; got {segments.shape}")
-    if segments.dtype == bool:  # number the runs of True
-        first = segments & ~np.pad(segments, ((0, 0), (1, 0)))[:, :-1]
-        segments = np.cumsum(first, axis=1) * segments
+    if segments.dtype == bool:
+        segments = _number_runs(segments)
     # every segment is one contiguous block, so a k-mer lies inside one when its two ends do
     head, tail = segments[:, : length - k + 1], segments[:, k - 1:]
     return np.bincount(codes[(head > 0) & (head == tail)], minlength=4**k)

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from gradcorr.correction import correct  # noqa: E402
 from gradcorr.kld import angular_density, attributed_kmer_counts, kmer_counts, kmer_names, local_vectors  # noqa: E402
 from gradcorr.metrics import grad_times_input, information_content, pearson  # noqa: E402
-from gradcorr.studies.plotting import LETTERS, METHOD_NAMES, logo  # noqa: E402
+from gradcorr.studies.plotting import LETTERS, METHOD_NAMES, logo, share_ylim  # noqa: E402
 
 REG_NAMES = {"none": "standard", "mixup": "mixup", "manifold_mixup": "manifold mixup", "noise": "input noise",
              "manifold_noise": "manifold noise", "adversarial": "adversarial", "spectral_norm": "spectral norm"}
@@ -142,13 +142,6 @@ def truth_span(info: np.ndarray, threshold: float = 0.1, pad: int = LOGO_PAD) ->
     return max(int(motif[0]) - pad, 0), min(int(motif[-1]) + 1 + pad, info.size)
 
 
-def _shared_ylim(axes: list[plt.Axes]) -> None:
-    lo = min(ax.get_ylim()[0] for ax in axes)
-    hi = max(ax.get_ylim()[1] for ax in axes)
-    for ax in axes:
-        ax.set_ylim(lo, hi)
-
-
 def _logo_block(axes: list[plt.Axes], chosen: dict[str, dict[str, Any]], row: int, span: tuple[int, int],
                 method: str) -> pd.DataFrame:
     """Fig. 2g's logos of one sequence (`row` of the files) over `span` on `axes` (ground truth, then
@@ -172,7 +165,7 @@ def _logo_block(axes: list[plt.Axes], chosen: dict[str, dict[str, Any]], row: in
             ax.set_ylabel(f"Model {number}\n{kind}")
             ax.set_title(f"Model {number} ({name}): {kind} {method} x input", loc="left", fontsize=9)
             table[f"{name}_{kind}"] = grad_times_input(values[None], x[None])[0, sl]
-        _shared_ylim(pair)
+        share_ylim(pair)
     for ax in axes:
         ax.set_xlim(start - 0.5, stop - 0.5)
     return pd.DataFrame(table)

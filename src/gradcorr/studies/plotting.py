@@ -51,6 +51,14 @@ def angle_bars(ax: plt.Axes, positions: np.ndarray, angle: np.ndarray) -> None:
     ax.set(ylim=(-90, 90), yticks=[-90, -45, 0, 45, 90], ylabel="angle to\nsimplex (deg)")
 
 
+def share_ylim(axes: list[plt.Axes]) -> None:
+    """Give `axes` one y-range, the union of their current ones (raw and corrected logos on one scale)."""
+    lo = min(ax.get_ylim()[0] for ax in axes)
+    hi = max(ax.get_ylim()[1] for ax in axes)
+    for ax in axes:
+        ax.set_ylim(lo, hi)
+
+
 def save_figure(fig: plt.Figure, pdf: str | Path, png: str | Path) -> None:
     """Write a figure as PDF and PNG (150 dpi) atomically, without time stamps, and close it."""
     with atomic_path(pdf) as tmp:

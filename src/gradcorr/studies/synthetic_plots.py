@@ -31,6 +31,7 @@ from gradcorr.studies.plotting import (  # noqa: E402
     angle_bars,
     logo,
     model_type_label,
+    share_ylim,
 )
 
 METRICS = {"cosine": "cosine similarity", "auroc": "AUROC", "aupr": "AUPR"}
@@ -110,10 +111,7 @@ def fig_sequence_logos(raw: Any, x: Any, ground_truth: Any, index: int, window: 
     angle_bars(axes[1], pos, angle[sl])
     logo(axes[2], corrected[:, sl], start)
     axes[2].set_ylabel(f"corrected {method}\nscore")
-    lo = min(axes[0].get_ylim()[0], axes[2].get_ylim()[0])
-    hi = max(axes[0].get_ylim()[1], axes[2].get_ylim()[1])
-    for ax in (axes[0], axes[2]):
-        ax.set_ylim(lo, hi)
+    share_ylim([axes[0], axes[2]])
     logo(axes[3], target[:, sl], start)
     axes[3].set_ylabel("ground truth\nM - 0.25")
     axes[3].set_xlim(start - 0.5, stop - 0.5)
