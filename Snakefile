@@ -19,6 +19,7 @@ include: "rules/resources.smk"
 include: "rules/synthetic.smk"
 include: "rules/invivo.smk"
 include: "rules/consistency.smk"
+include: "rules/angle_training.smk"
 include: "rules/downloads.smk"
 
 

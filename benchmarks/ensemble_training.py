@@ -1,13 +1,15 @@
 """Training throughput: the ensemble engine against the sequential loop, in member-epochs per second.
 
 Usage: python benchmarks/ensemble_training.py [--n 1000] [--members 5 10 50] [--threads N] [--device cpu]
+       [--angle-lambda 0.001]
 
 Same process, same data (random one-hot sequences of length 200 with a planted motif), the published
 protocol (batch 100, Adam, BatchNorm, dropout). The sequential loop trains members one after another
 with `training.train`; its rate per member-epoch does not depend on K, so it is measured on
 min(K, --sequential) members and set beside the engine's rate at each K, for the engine training all
 K at once and in groups of --group (the workflow's `engine_group`). Prints one row per architecture,
-K and group size with both rates and their ratio.
+K and group size with both rates and their ratio. With --angle-lambda both train with the angle penalty
+(double backpropagation), the study angle_training's penalty arms.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from gradcorr.models.architectures import build_model
 from gradcorr.models.ensemble import train_ensemble
+from gradcorr.models.regularizers import RegularizerConfig
 from gradcorr.models.training import TrainConfig, train
 
 
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--arch", nargs="+", default=["cnn_shallow", "cnn_deep"])
+    parser.add_argument("--angle-lambda", type=float, default=None, help="train with the angle penalty")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -68,6 +72,9 @@ def main() -> None:
     x, y = data(args.n, 0)
     xv, yv = data(max(args.n // 5, 100), 1)
     cfg = {"max_epochs": args.epochs, "batch_size": 100, "log_every": 0, "early_stopping_patience": 100}
+    if args.angle_lambda is not None:
+        cfg["regularizer"] = RegularizerConfig("angle", angle_lambda=args.angle_lambda)
+        print(f"angle penalty, lambda {args.angle_lambda:g}")
     print(f"{'arch':<12} {'K':>4} {'group':>6} {'sequential m-ep/s':>18} {'engine m-ep/s':>14} {'ratio':>7}")
     for arch in args.arch:
         n_seq = args.sequential

@@ -53,7 +53,7 @@ wildcard_constraints:
 
 def all_outputs():
     """The figures and tables of every study the config runs (the target of `rule all`)."""
-    return [*synthetic_outputs(), *invivo_outputs(), *consistency_outputs()]
+    return [*synthetic_outputs(), *invivo_outputs(), *consistency_outputs(), *angle_training_outputs()]
 
 
 def resource(path):
@@ -329,3 +329,83 @@ def combo_trial_ids(wildcards):
 def combo_settings(wildcards):
     """The settings (regularizer, batchnorm, activation, dropout) of the combination of `wildcards`."""
     return CONSISTENCY_GRID[wildcards.combo]
+
+
+# Angle-training study (its names and rules: rules/angle_training.smk)
+
+
+def angle_training_arms():
+    """Variant (<arch>_<activation>_<arm>) -> its family: "sigma", "lambda" or "reference" (he_normal and
+    the first-layer arms); each family has its own number of trials."""
+    settings = ANGLE_CONFIG
+    arms = {"he_normal": "reference", **{arm: "reference" for arm in settings["first_layer"]}}
+    arms.update({f"sigma{s:g}": "sigma" for s in settings["sigmas"]})
+    arms.update({f"lambda{v:g}": "lambda" for v in settings["lambdas"]})
+    return {
+        f"{arch}_{act}_{arm}": family
+        for arch, act in itertools.product(settings["architectures"], settings["activations"])
+        for arm, family in arms.items()
+    }
+
+
+def family_trials(family):
+    """The trials of each variant of a family."""
+    key = {"sigma": "sigma_trials", "lambda": "lambda_trials", "reference": "trials"}[family]
+    return range(ANGLE_CONFIG[key])
+
+
+def angle_training_outputs():
+    """The study's tables and figures, if the config runs it."""
+    if "angle_training" not in STUDIES:
+        return []
+    return [*ANGLE_TABLES.values(), *[str(f) for f in angle_training_figure_outputs().values()]]
+
+
+def angle_training_table_outputs():
+    """The study's tables; the two sweeps and the comparison in the report."""
+    return {
+        name: (
+            report(
+                path,
+                caption=f"../report/angle_training_table_{name}.rst",
+                category="Angle training",
+                subcategory="Tables",
+            )
+            if name in ("init_sweep", "angle_penalty", "comparison")
+            else path
+        )
+        for name, path in ANGLE_TABLES.items()
+    }
+
+
+def angle_training_figure_outputs():
+    """The initialisation sweep (Fig. 4c / 14), the angle penalty (Fig. 4d / 15) and the comparison: PNG (in
+    the report) and PDF."""
+    outputs = {}
+    for fig in ("init", "penalty", "comparison"):
+        outputs[fig] = report(
+            f"{ANGLE_DIR}/figures/{fig}.png",
+            caption=f"../report/angle_training_{fig}.rst",
+            category="Angle training",
+            subcategory="Figures",
+        )
+        outputs[f"{fig}_pdf"] = f"{ANGLE_DIR}/figures/{fig}.pdf"
+    return outputs
+
+
+def variant_trials(family, pattern):
+    """`pattern` (fields variant, trial, ...) for all trials of a variant of `family`."""
+    return expand(pattern, trial=family_trials(family), allow_missing=True)
+
+
+def variant_trial_ids(wildcards):
+    """The trials the angle-training job of `wildcards` handles (one, or all of its variant)."""
+    if "trial" in wildcards.keys():
+        return [int(wildcards.trial)]
+    return list(family_trials(ANGLE_ARMS[wildcards.variant]))
+
+
+def variant_settings(wildcards):
+    """arch, activation and arm of the variant of `wildcards`."""
+    arch, act, arm = re.fullmatch(r"(cnn_shallow|cnn_deep)_(relu|exp)_(.+)", wildcards.variant).groups()
+    return {"arch": arch, "activation": act, "arm": arm}

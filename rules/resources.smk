@@ -120,3 +120,26 @@ def consistency_attribution_mem_mb(wildcards, attempt):
 def consistency_attribution_runtime(wildcards):
     n_sequences = CONSISTENCY_CONFIG["n_positive"]
     return attribution_runtime(n_sequences, len(combo_trial_ids(wildcards)), wildcards.method)
+
+
+# Angle-training study
+
+
+def angle_training_train_mem_mb(wildcards, attempt):
+    n_models = models_at_once(len(variant_trial_ids(wildcards)))
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, 3 * n_models, attempt)  # double backprop
+
+
+def angle_training_train_runtime(wildcards):
+    """The angle penalty's second pass and double backpropagation: about 3 times a plain epoch."""
+    slowdown = 3 if ANGLE_ARMS[wildcards.variant] == "lambda" else 1
+    epochs = ANGLE_TRAINING["max_epochs"]
+    return train_runtime(SYNTHETIC_SEQUENCES, len(variant_trial_ids(wildcards)), epochs, slowdown)
+
+
+def angle_training_attribution_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, len(variant_trial_ids(wildcards)), attempt)
+
+
+def angle_training_attribution_runtime(wildcards):
+    return attribution_runtime(ANGLE_CONFIG["n_positive"], len(variant_trial_ids(wildcards)), "saliency")

@@ -102,7 +102,8 @@ def test_every_script_is_a_study_stage_of_a_rule():
     """scripts/<study>_<stage>.py, each the script of a rule (the downloads of checked files share one)."""
     rules = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
     scripts = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
-    assert all(s.split("_")[0] in ("synthetic", "invivo", "consistency", "download") for s in scripts), scripts
+    studies = ("synthetic", "invivo", "consistency", "angle_training", "download")
+    assert all(any(s.startswith(f"{study}_") for study in studies) for s in scripts), scripts
     assert [s for s in scripts if f'"../scripts/{s}"' not in rules] == []
 
 
@@ -111,6 +112,7 @@ def test_stages_without_a_model_start_without_torch():
     each job about 2 s to start)."""
     dag = ["gradcorr.data.encode", "gradcorr.workflow.config_checks"]
     light = ["gradcorr.studies.synthetic", "gradcorr.studies.invivo", "gradcorr.studies.consistency",
+             "gradcorr.studies.angle_training",
              "gradcorr.workflow.runtime", *(f"gradcorr.{m}" for m in CORE if m not in ("attribution", "baselines"))]
     for modules, heavy, expected in ((dag, "{'numpy', 'torch', 'h5py'}", "[]"),
                                      (light, "{'torch', 'h5py'}", "['h5py']")):

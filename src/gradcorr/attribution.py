@@ -301,7 +301,7 @@ def _input_layer(model: nn.Module, members: int = 1) -> _InputLayer | None:
         weight, bias, padding = found
         rest = lambda h: model(h, start=1)  # noqa: E731
         stride = dilation = 1
-    elif isinstance(model, nn.Sequential) and len(model) > 1 and isinstance(model[0], nn.Conv1d):
+    elif isinstance(model, nn.Sequential) and len(model) > 1 and type(model[0]) is nn.Conv1d:  # a plain one
         conv = model[0]
         if conv.groups != 1 or conv.bias is None or conv.padding_mode != "zeros" or members != 1:
             return None

@@ -13,7 +13,8 @@ import torch
 from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model, save_model
 from gradcorr.models.ensemble import EnsembleCNN, predict_members, replicate, train_ensemble
-from gradcorr.models.training import TrainConfig, predict, train
+from gradcorr.models.regularizers import RegularizerConfig
+from gradcorr.models.training import NonFiniteLossError, TrainConfig, predict, train
 
 
 @pytest.fixture
@@ -68,6 +69,45 @@ def test_members_train_as_they_train_alone(arch, activation, widths, kwargs, flo
             assert torch.allclose(a.double(), b.double(), rtol=1e-7, atol=1e-8), name
     # weights moved: the test compares trained models, not two copies of the initialisation
     assert not torch.allclose(together[0][0].weight, members[0][0].weight)
+
+
+@pytest.mark.parametrize("first_layer, regularizer", [
+    ("projected", RegularizerConfig()),                                    # zero-mean first kernel
+    ("free", RegularizerConfig(name="angle", angle_lambda=1e-2)),          # double backpropagation
+    ("projected", RegularizerConfig(name="angle", angle_lambda=1e-2)),     # both: angles 0, penalty 0
+])
+def test_projected_first_layer_and_angle_penalty_train_as_alone(first_layer, regularizer, float64):
+    x, y = _data(200, 5)
+    xv, yv = _data(60, 6)
+    seeds = [3, 4]
+    configs = [TrainConfig(max_epochs=2, batch_size=50, seed=s, log_every=0, regularizer=regularizer)
+               for s in seeds]
+    members = _members("cnn_deep", "relu", [6, 8], seeds, first_layer=first_layer)
+    alone = [train(copy.deepcopy(m), x, y, xv, yv, c) for m, c in zip(members, configs)]
+    together, histories = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs)
+    for (model, history), member, hist in zip(alone, together, histories):
+        assert [h["loss"] for h in hist] == pytest.approx([h["loss"] for h in history], rel=1e-9)
+        state = model.state_dict()
+        assert list(member.state_dict()) == list(state)
+        for name, a in member.state_dict().items():
+            assert torch.allclose(a.double(), state[name].double(), rtol=1e-7, atol=1e-8), name
+        if first_layer == "projected":  # the kernel it computes with stays zero-mean over the alphabet
+            assert member[0].weight.mean(dim=1).abs().max() < 1e-12
+    assert not torch.allclose(together[0][0].weight, members[0][0].weight)
+
+
+def test_a_member_that_fails_at_once_comes_back_as_none_with_keep_going():
+    x, y = _data(100, 7)
+    seeds = [1, 2]
+    configs = [TrainConfig(max_epochs=2, batch_size=50, seed=s, log_every=0) for s in seeds]
+    members = _members("cnn_shallow", "relu", [4, 4], seeds)
+    with torch.no_grad():
+        members[1][-1].weight.fill_(float("inf"))  # its loss is infinite from the first batch
+    with pytest.raises(NonFiniteLossError, match="member 1"):
+        train_ensemble([copy.deepcopy(m) for m in members], x, y, x, y, configs)
+    out, histories = train_ensemble(members, x, y, x, y, configs, keep_going=True)
+    assert out[1] is None and "non-finite loss" in histories[1][-1]["stopped"]
+    assert out[0] is not None and [h["epoch"] for h in histories[0]] == [1, 2]
 
 
 def test_early_stopping_and_learning_rate_are_per_member(float64):

@@ -1,4 +1,5 @@
-"""Regularizers of the consistency paper: each does what its definition says, and training with each is seeded."""
+"""Regularizers of the consistency paper and the angle penalty: each does what its definition says, and training
+with each is seeded."""
 
 import dataclasses
 
@@ -7,6 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from gradcorr import attribute
+from gradcorr.correction import simplex_angle
 from gradcorr.models.architectures import build_model
 from gradcorr.models.ensemble import train_ensemble
 from gradcorr.models.regularizers import (
@@ -14,11 +17,13 @@ from gradcorr.models.regularizers import (
     RegularizerConfig,
     SpectralNorm,
     adversarial_phase,
+    angle_norms,
     batch_loss,
     forward_with,
     mix,
     mixing_points,
     pgd,
+    training_saliency,
 )
 from gradcorr.models.training import TrainConfig, train
 
@@ -113,8 +118,17 @@ def test_spectral_norm_penalty_is_half_lambda_sum_of_squares(model):
     torch.testing.assert_close(total, loss(model(x), y) + 0.005 * sigmas.square().sum())
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: bit-identical reruns do not then depend on how a loaded machine splits a reduction."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("name", [r for r in REGULARIZERS if r != "none"])
-def test_training_with_each_regularizer_is_seeded(name):
+def test_training_with_each_regularizer_is_seeded(name, one_thread):
     x, y = data(200, 10)
     xv, yv = data(60, 11)
     config = TrainConfig(max_epochs=2, batch_size=50, log_every=0, seed=3,
@@ -138,3 +152,36 @@ def test_regularizer_config_round_trips_and_the_engine_refuses_regularizers():
     x, y = data(20, 12)
     with pytest.raises(ValueError, match="regularizer"):
         train_ensemble([build_model("cnn_shallow"), build_model("cnn_shallow")], x, y, x, y, [config, config])
+
+
+def test_angle_norms_are_the_l2_norms_of_the_simplex_angles():
+    g = np.random.default_rng(0).normal(size=(5, 4, 30))
+    g[0, :, 3] = 0.0  # no direction: counted as angle 0, not NaN
+    g[1, :, 4] = 1.0  # along (1, 1, 1, 1): angle 90 (the sine kept just inside 1)
+    expected = np.sqrt(np.nansum(simplex_angle(g) ** 2, axis=1))
+    # to within 0.1 degree: the 90-degree angle comes out as asin(1 - 1e-6), 89.92 degrees
+    torch.testing.assert_close(angle_norms(torch.as_tensor(g)), torch.as_tensor(expected), rtol=1e-6, atol=0.1)
+    assert angle_norms(torch.as_tensor(g[1:2, :, 4:5]))[0] > 89.9
+    # differentiable everywhere, also where every angle is 0 (a zero-mean map)
+    flat = torch.as_tensor(g - g.mean(axis=1, keepdims=True)).requires_grad_(True)
+    angle_norms(flat).sum().backward()
+    assert torch.isfinite(flat.grad).all()
+    with pytest.raises(ValueError, match="4 letters"):
+        angle_norms(torch.zeros(2, 3, 10))
+
+
+def test_training_saliency_is_the_saliency_map_and_the_angle_loss_adds_the_penalty(model):
+    x, y = data(16, 13)
+    torch.testing.assert_close(training_saliency(model, x), torch.as_tensor(attribute(model, x.numpy(), "saliency")),
+                               rtol=1e-4, atol=1e-7)
+    loss = nn.BCEWithLogitsLoss()
+    config = RegularizerConfig("angle", angle_lambda=0.003)
+    total = batch_loss(model, x, y, loss, config, 1, torch.Generator())
+    expected = loss(model(x), y) + 0.003 * angle_norms(training_saliency(model, x)).mean()
+    torch.testing.assert_close(total, expected)
+    # the penalty is differentiable in the weights (double backpropagation) and pulls the first kernel's mean
+    model.zero_grad()
+    (config.angle_lambda * angle_norms(training_saliency(model, x)).mean()).backward()
+    first = model[0].weight.grad
+    assert first is not None and first.mean(dim=1).abs().max() > 0
+    model.zero_grad()

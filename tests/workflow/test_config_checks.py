@@ -34,6 +34,9 @@ BAD_CONFIGS = [
     ("consistency:\n  training: {regularizer: {name: noise}}\n", "consistency.training"),
     ("consistency:\n  regularizer: {noise: 0.1}\n", "consistency.regularizer"),
     ("consistency:\n  regularizers: [dropout]\n", "regularizers"),
+    ("angle_training:\n  training: {regularizer: {name: angle}}\n", "angle_training.training"),
+    ("angle_training:\n  sigmas: [0]\n", "sigmas"),
+    ("studies: [angle_training]\nsynthetic:\n  length: 47\n", "47, but cnn_deep (angle_training.architectures)"),
     # what each architecture needs (CNN-shallow pools 50 x 2, CNN-deep 4 x 4 x 3, the consistency CNN 4 x 4 x 4)
     ("synthetic:\n  length: 99\n", "synthetic.length: 99, but cnn_shallow"),
     ("synthetic:\n  length: 47\nmodels:\n  architectures: [cnn_deep]\n", "synthetic.length: 47, but cnn_deep"),

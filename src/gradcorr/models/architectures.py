@@ -15,10 +15,15 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ARCHITECTURES = ("cnn_shallow", "cnn_deep", "cnn_consistency")
 ACTIVATIONS = ("relu", "exp")
+# How the first layer starts and trains: "free" (the published model), "projected" (its kernel kept zero-mean
+# over the alphabet throughout training, a reparameterisation), "projected_init" (zero-mean at initialisation)
+FIRST_LAYERS = ("free", "projected", "projected_init")
+INIT_OPTIONS = ("init_sigma", "first_layer")  # build_model options that act only when a model is created
 KERAS_BN_EPS = 1e-3
 KERAS_BN_MOMENTUM = 0.01  # PyTorch momentum = 1 - Keras momentum (0.99)
 
@@ -155,12 +160,128 @@ def _init_keras(model: nn.Sequential) -> nn.Sequential:
     return model
 
 
-def build_model(arch: str, **kwargs: Any) -> nn.Sequential:
-    """Build an architecture by name with its keyword arguments (activation, n_filters, ...)."""
+def normal_init_(model: nn.Sequential, sigma: float) -> nn.Sequential:
+    """Kernels of every convolution and hidden dense layer drawn from N(0, sigma^2), biases zero (the
+    initialisation sweep of the gradient-correction paper, section 5.6). The output layer keeps its
+    Glorot-uniform kernel, as the authors' model zoo passes its initializer to the hidden layers only."""
+    layers = [m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))]
+    for layer in layers[:-1]:
+        nn.init.normal_(layer.weight, 0.0, sigma)
+        nn.init.zeros_(layer.bias)
+    return model
+
+
+class ZeroMeanKernel(nn.Module):
+    """A convolution kernel (F, A, w) minus its mean over the alphabet axis: the parametrisation of a first
+    layer whose input gradient lies in the simplex plane at every position."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight - weight.mean(dim=1, keepdim=True)
+
+
+def constrain_first_layer(model: nn.Sequential) -> nn.Sequential:
+    """Keep the first convolution's kernel zero-mean over the alphabet throughout training, in place.
+
+    A reparameterisation, not a penalty: the layer holds an unconstrained kernel V and computes with
+    V - mean_a V (`torch.nn.utils.parametrize`), so every input gradient of the model has angle 0.
+    `release_first_layer` turns it back into a plain convolution holding the zero-mean kernel."""
+    from torch.nn.utils import parametrize
+
+    parametrize.register_parametrization(model[0], "weight", ZeroMeanKernel())
+    return model
+
+
+def release_first_layer(model: nn.Sequential) -> nn.Sequential:
+    """Replace, in place, every layer with a parametrised kernel (`constrain_first_layer`) by a plain
+    convolution holding the kernel it computes with: the same function, as a plain model (as saved, folded
+    and attributed). A new layer object, not `parametrize.remove_parametrizations`, which edits a class that
+    a deep copy shares with its original."""
+    from torch.nn.utils import parametrize
+
+    for i, layer in enumerate(model):
+        if parametrize.is_parametrized(layer, "weight"):
+            plain = nn.Conv1d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
+                              padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
+                              bias=layer.bias is not None, padding_mode=layer.padding_mode,
+                              device=layer.bias.device, dtype=layer.bias.dtype)
+            with torch.no_grad():
+                plain.weight.copy_(layer.weight)
+                if layer.bias is not None:
+                    plain.bias.copy_(layer.bias)
+            plain.train(layer.training)
+            model[i] = plain
+    return model
+
+
+class SimplexConv1d(nn.Conv1d):
+    """A convolution with a zero-mean kernel (over input channels) that computes, on one-hot inputs, what the
+    convolution it was made from computes (`project_first_layer`).
+
+    For one-hot x, W*x = (W - m)*x + m*s with m the kernel's mean over the alphabet and s the sum of x over
+    the alphabet: 1 at every position of the sequence, 0 in the zero padding. So m*s is a constant per
+    filter inside the sequence (moved into the bias) and differs only within half a kernel of the ends,
+    where taps fall on padding: that difference is `edge_offset`, a function of the length alone, which
+    carries no gradient. `removed` holds m."""
+
+    def __init__(self, conv: nn.Conv1d):
+        if conv.padding_mode != "zeros" or conv.groups != 1 or conv.bias is None:
+            raise ValueError("project_first_layer needs a convolution with a bias, zero padding and one group")
+        super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size[0], stride=conv.stride,
+                         padding=conv.padding, dilation=conv.dilation, device=conv.weight.device,
+                         dtype=conv.weight.dtype)
+        with torch.no_grad():
+            removed = conv.weight.mean(dim=1, keepdim=True)
+            self.weight.copy_(conv.weight - removed)
+            self.bias.copy_(conv.bias + removed.sum(dim=(1, 2)))
+        self.register_buffer("removed", removed.detach().clone())
+
+    def edge_offset(self, length: int) -> torch.Tensor:
+        """(F, length): what the removed mean adds at each position, less its constant part (in the bias)."""
+        ones = torch.ones((1, 1, length), dtype=self.removed.dtype, device=self.removed.device)
+        full = F.conv1d(ones, self.removed, None, self.stride, self.padding, self.dilation)[0]
+        return full - self.removed.sum(dim=(1, 2))[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) + self.edge_offset(x.shape[-1])
+
+
+def project_first_layer(model: nn.Sequential) -> nn.Sequential:
+    """A copy of `model` whose first convolution has a zero-mean kernel over the alphabet (`SimplexConv1d`).
+
+    On one-hot inputs the copy computes the same function, and its input gradient is the original's
+    corrected gradient: post hoc correction (`gradcorr.correct`) is exactly the gradient of an equivalent
+    model. Off the simplex the two differ: that is the freedom the correction removes.
+    """
+    out = copy.deepcopy(model)
+    release_first_layer(out)
+    if not isinstance(out[0], nn.Conv1d):
+        raise ValueError(f"the first layer is {type(out[0]).__name__}, not a convolution")
+    out[0] = SimplexConv1d(out[0])
+    return out
+
+
+def build_model(arch: str, *, init_sigma: float | None = None, first_layer: str = "free",
+                **kwargs: Any) -> nn.Sequential:
+    """Build an architecture by name with its keyword arguments (activation, n_filters, ...).
+
+    `init_sigma` draws hidden kernels from N(0, init_sigma^2) instead of He-normal (`normal_init_`);
+    `first_layer` "projected" keeps the first kernel zero-mean over the alphabet throughout training
+    (`constrain_first_layer`), "projected_init" only starts it zero-mean.
+    """
     builders = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep, "cnn_consistency": cnn_consistency}
     if arch not in builders:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
-    return builders[arch](**kwargs)
+    if first_layer not in FIRST_LAYERS:
+        raise ValueError(f"unknown first_layer {first_layer!r}; choose one of {FIRST_LAYERS}")
+    model = builders[arch](**kwargs)
+    if init_sigma is not None:
+        normal_init_(model, init_sigma)
+    if first_layer == "projected_init":
+        with torch.no_grad():
+            model[0].weight.sub_(model[0].weight.mean(dim=1, keepdim=True))
+    elif first_layer == "projected":
+        constrain_first_layer(model)
+    return model
 
 
 def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
@@ -169,7 +290,7 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
     dropped. The copy computes `model.eval()`'s function up to float rounding with fewer passes over the
     activations; it is for prediction and attribution, not training. Other layers are copied as they are."""
     layers: list[nn.Module] = []
-    for layer in copy.deepcopy(model):
+    for layer in release_first_layer(copy.deepcopy(model)):
         if isinstance(layer, nn.Dropout):
             continue
         previous = layers[-1] if layers else None
@@ -178,6 +299,8 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
             with torch.no_grad():
                 scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
                 previous.weight.mul_(scale.view(-1, *([1] * (previous.weight.dim() - 1))))
+                if isinstance(previous, SimplexConv1d):
+                    previous.removed.mul_(scale.view(-1, 1, 1))
                 previous.bias.copy_((previous.bias - layer.running_mean) * scale + layer.bias)
             continue
         layers.append(layer)

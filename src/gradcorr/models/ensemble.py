@@ -10,7 +10,8 @@ member computes exactly what it computes alone.
 
 `train_ensemble` runs the published protocol for every member at once: its own data order and
 dropout masks (generators seeded by its own seed, drawn as `training.train` draws them), its own
-BatchNorm statistics, Adam moments, plateau learning rate and early stopping (a stopped member's
+BatchNorm statistics, Adam moments, plateau learning rate and early stopping (and, with the angle
+penalty, its own saliency pass) (a stopped member's
 updates are masked and its best epoch is restored). The result equals training each member alone
 with `training.train` up to float rounding (tested), and members come back as ordinary models.
 """
@@ -25,8 +26,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrize import type_before_parametrizations
 
-from gradcorr.models.architectures import Exp, KerasFlatten, fold_batchnorm
+from gradcorr.models.architectures import Exp, KerasFlatten, SimplexConv1d, ZeroMeanKernel, fold_batchnorm
+from gradcorr.models.regularizers import angle_norms, training_saliency
 from gradcorr.models.training import KerasSchedule, NonFiniteLossError, TrainConfig, validation_auroc
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,24 @@ def _padded(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor
     return out, mask
 
 
+_ORIGINAL = "parametrizations.weight.original"  # where torch.nn.utils.parametrize keeps a kernel
+
+
+def _zero_mean(layer: nn.Module) -> bool:
+    """Whether `layer`'s kernel is parametrised zero-mean (`architectures.constrain_first_layer`)."""
+    found = getattr(getattr(layer, "parametrizations", None), "weight", None)
+    if found is None:
+        return False
+    if len(found) != 1 or not isinstance(found[0], ZeroMeanKernel):
+        raise ValueError(f"{type(layer).__name__}: only the zero-mean kernel parametrisation can be stacked")
+    return True
+
+
+def _raw(layer: nn.Module, name: str) -> torch.Tensor:
+    """A layer's parameter as trained: the unconstrained kernel of a parametrised one."""
+    return layer.parametrizations.weight.original if name == "weight" and _zero_mean(layer) else getattr(layer, name)
+
+
 class EnsembleCNN(nn.Module):
     """K members of one CNN as one module: input (B, K*A, L), member k reading channels k*A:(k+1)*A;
     output logits (B, K), column k depending only on member k."""
@@ -56,7 +77,7 @@ class EnsembleCNN(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
-        kinds = [[type(m) for m in member] for member in members]
+        kinds = [[type_before_parametrizations(m) for m in member] for member in members]
         if any(k != kinds[0] for k in kinds):
             raise ValueError("ensemble members must share one layer sequence (the same architecture)")
         self.members = len(members)
@@ -66,10 +87,14 @@ class EnsembleCNN(nn.Module):
         for i, layers in enumerate(zip(*members)):
             first = layers[0]
             name = f"l{i}"
+            if isinstance(first, SimplexConv1d):
+                raise ValueError(f"layer {i}: a projected copy (project_first_layer) cannot be stacked into an "
+                                 "ensemble; its kernel is already zero-mean, attribute it alone")
             if isinstance(first, nn.Conv1d):
                 widths = [m.out_channels for m in layers]
                 self._stack(name, layers, ("weight", "bias"))
-                self.layers.append(("conv", {"name": name, "padding": first.padding}))
+                self.layers.append(("conv", {"name": name, "padding": first.padding,
+                                             "zero_mean": _zero_mean(first)}))
             elif isinstance(first, nn.Linear):
                 widths = [m.out_features for m in layers]
                 self._stack(name, layers, ("weight", "bias"))
@@ -98,12 +123,18 @@ class EnsembleCNN(nn.Module):
 
     def _stack(self, name: str, layers: Sequence[nn.Module], params: Sequence[str]) -> None:
         for p in params:
-            value, mask = _padded([getattr(m, p) for m in layers])
+            value, mask = _padded([_raw(m, p) for m in layers])
             self.register_parameter(f"{name}_{p}", nn.Parameter(value))
             self.register_buffer(f"{name}_{p}_mask", mask)
 
     def param(self, name: str) -> torch.Tensor:
         return getattr(self, name)
+
+    def kernel(self, spec: dict) -> torch.Tensor:
+        """The stacked kernel (K, out, in, ...) a conv or dense layer computes with: zero-mean over the input
+        channels for a first layer trained projected (`architectures.constrain_first_layer`)."""
+        w = self.param(f"{spec['name']}_weight")
+        return w - w.mean(dim=2, keepdim=True) if spec.get("zero_mean") else w
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Logits (B, K) of input (B, K*A, L); or, with `start`, of the output of layers[:start] (a conv
@@ -112,7 +143,7 @@ class EnsembleCNN(nn.Module):
         h, dense = x, False
         for kind, spec in self.layers[start:]:
             if kind == "conv":
-                w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
+                w, b = self.kernel(spec), self.param(f"{spec['name']}_bias")
                 h = F.conv1d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=spec["padding"], groups=k)
             elif kind == "bn":
                 name = spec["name"]
@@ -144,7 +175,7 @@ class EnsembleCNN(nn.Module):
         kind, spec = self.layers[0]
         if kind != "conv":
             return None
-        w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
+        w, b = self.kernel(spec), self.param(f"{spec['name']}_bias")
         return w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec["padding"]
 
     def _dropout(self, h: torch.Tensor, p: float, widths: list[int], dense: bool) -> torch.Tensor:
@@ -175,7 +206,7 @@ class EnsembleCNN(nn.Module):
                 if key == "num_batches_tracked":
                     state[f"{i}.{key}"] = value
                     continue
-                stacked = getattr(self, f"{name}_{key}")[k]
+                stacked = getattr(self, f"{name}_{key.replace(_ORIGINAL, 'weight')}")[k]
                 state[f"{i}.{key}"] = stacked[tuple(slice(0, n) for n in value.shape)].detach().clone().cpu()
         return state
 
@@ -241,11 +272,17 @@ class MemberAdam:
             p.sub_(keep * step_size.to(p.device, p.dtype).view(view) * m / denom)
 
 
+ENGINE_REGULARIZERS = ("none", "angle")  # the published loss, and it plus the angle penalty
+
+
 def _check_configs(configs: Sequence[TrainConfig]) -> TrainConfig:
     first = configs[0]
-    if any(c.regularizer.name != "none" for c in configs):
-        raise ValueError("the ensemble engine trains with the published loss only; train models with a "
-                         "regularizer one at a time (training.train, or ensemble_engine: sequential)")
+    if any(c.regularizer.name not in ENGINE_REGULARIZERS for c in configs):
+        raise ValueError("the ensemble engine trains with the published loss, or with the angle penalty; train "
+                         "models with another regularizer one at a time (training.train, or ensemble_engine: "
+                         "sequential)")
+    if any(c.regularizer != first.regularizer for c in configs):
+        raise ValueError("ensemble members must share their regularizer and its settings")
     for name in SAME_ACROSS_MEMBERS:
         values = {getattr(c, name) for c in configs}
         if len(values) > 1:
@@ -255,14 +292,15 @@ def _check_configs(configs: Sequence[TrainConfig]) -> TrainConfig:
 
 def _l2_members(model: EnsembleCNN) -> torch.Tensor:
     """The published L2 term of each member, (K,): squared hidden kernels (every conv and dense but the output)."""
-    names = [spec["name"] for kind, spec in model.layers if kind in ("conv", "linear")][:-1]
-    return torch.stack([model.param(f"{n}_weight").square().flatten(1).sum(dim=1) for n in names]).sum(dim=0)
+    specs = [spec for kind, spec in model.layers if kind in ("conv", "linear")][:-1]
+    return torch.stack([model.kernel(s).square().flatten(1).sum(dim=1) for s in specs]).sum(dim=0)
 
 
 def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_train: torch.Tensor,
                    x_valid: torch.Tensor, y_valid: torch.Tensor, configs: Sequence[TrainConfig],
                    device: torch.device | str = "cpu", names: Sequence[str] | None = None,
-                   group: int | None = None) -> tuple[list[nn.Sequential], list[list[dict]]]:
+                   group: int | None = None, keep_going: bool = False,
+                   ) -> tuple[list[nn.Sequential | None], list[list[dict]]]:
     """Train every member as `training.train` would alone (config k's seed for its data order and dropout);
     returns the members (ordinary models, best epochs restored, on the CPU) and their histories.
 
@@ -270,6 +308,10 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     memory grows with the group, not with the number of members. On a CPU, groups of about 10 are
     fastest (benchmarks/ensemble_training.py): a grouped convolution over many more members slows down
     more than in proportion. Each member comes out the same whatever the grouping.
+
+    A member whose loss turns non-finite stops and keeps its best epoch; if it completed none,
+    NonFiniteLossError is raised, or with `keep_going` that member comes back as None (its history
+    ends with the reason) while the others train on.
     """
     k = len(members)
     names = list(names) if names is not None else [f"member {i}" for i in range(k)]
@@ -279,7 +321,7 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
         for i in range(0, k, group):
             part = slice(i, i + group)
             t, h = train_ensemble(members[part], x_train, y_train, x_valid, y_valid, configs[part], device,
-                                  names[part])
+                                  names[part], keep_going=keep_going)
             trained += t
             histories += h
         return trained, histories
@@ -315,6 +357,10 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
             xb = x_train[idx].transpose(0, 1).reshape(idx.shape[1], -1, x_train.shape[-1]).to(device)
             yb = y_train[idx].transpose(0, 1).to(device)  # (B, K)
             per_member = F.binary_cross_entropy_with_logits(model(xb), yb, reduction="none").mean(dim=0)
+            if config.regularizer.name == "angle":  # as regularizers.batch_loss: a second pass for the saliency
+                saliency = training_saliency(model, xb).reshape(idx.shape[1], k, -1, x_train.shape[-1])
+                per_member = per_member + config.regularizer.angle_lambda * angle_norms(
+                    saliency, saliency.shape[2]).mean(dim=0)
             if config.l2:
                 per_member = per_member + config.l2 * _l2_members(model)
             loss = per_member.sum()
@@ -332,10 +378,13 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
                 log.info("epoch %d batch %d/%d mean loss over %d active members %.4f", epoch, b + 1, n_batches,
                          int(active.sum()), float((total / seen)[active].mean()) if active.any() else float("nan"))
         for m, why in diverged.items():
-            if not completed[m]:
-                raise NonFiniteLossError(f"{names[m]}: {why}; no epoch completed, so no model is written")
-            log.error("%s: %s: stopping and keeping epoch %d", names[m], why, best[m][1])
             histories[m].append({"epoch": epoch, "stopped": why})
+            if completed[m]:
+                log.error("%s: %s: stopping and keeping epoch %d", names[m], why, best[m][1])
+            elif keep_going:
+                log.error("%s: %s; no epoch completed: this member failed, the others go on", names[m], why)
+            else:
+                raise NonFiniteLossError(f"{names[m]}: {why}; no epoch completed, so no model is written")
 
         p_valid = predict_members(model, x_valid)
         seconds = time.perf_counter() - start
@@ -363,14 +412,18 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
                  int(active.sum()), k, min(aurocs), max(aurocs), seconds)
 
     model.load_state_dict(best_state)
-    out = []
+    out: list[nn.Sequential | None] = []
     for m, member in enumerate(members):
+        if not completed[m] and keep_going:
+            out.append(None)
+            continue
         if not completed[m]:
             raise NonFiniteLossError(f"{names[m]}: no epoch produced a finite validation AUROC")
         member.load_state_dict(model.member_state(m, member))
+        passes = 2 if config.regularizer.name == "angle" else 1  # the penalty's saliency pass counts a batch too
         for layer in member:  # BatchNorm's batch count at the restored epoch, as in single training
             if isinstance(layer, nn.BatchNorm1d):
-                layer.num_batches_tracked.fill_(best[m][1] * n_batches)
+                layer.num_batches_tracked.fill_(best[m][1] * n_batches * passes)
         out.append(member.cpu().eval())
         log.info("%s: restored epoch %d (validation AUROC %.4f)", names[m], best[m][1], best[m][0])
     return out, histories

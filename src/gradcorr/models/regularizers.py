@@ -11,6 +11,9 @@
   adversarial only afterwards.
 - "spectral_norm": penalty lambda/2 sum_l sigma(W_l)^2 over conv and dense kernels (conv kernels
   flattened to (width * C_in) x C_out), sigma from one power iteration per step with persistent vectors.
+- "angle": the gradient-correction paper's angle penalty (section 5.7): `angle_lambda` times the batch mean
+  of the L2 norm over positions of the saliency map's simplex angles (degrees), the saliency taken in
+  training mode inside the step and differentiated again (double backpropagation).
 
 `batch_loss` is the one entry point `training.train` calls per batch. All random draws come from the
 generator it is given (seeded from the training seed).
@@ -18,6 +21,7 @@ generator it is given (seeded from the training seed).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,7 +32,8 @@ from torch import nn
 
 from gradcorr.models.architectures import Exp
 
-REGULARIZERS = ("none", "mixup", "manifold_mixup", "noise", "manifold_noise", "adversarial", "spectral_norm")
+REGULARIZERS = ("none", "mixup", "manifold_mixup", "noise", "manifold_noise", "adversarial", "spectral_norm",
+                "angle")
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -45,6 +50,7 @@ class RegularizerConfig:
     adv_clean_epochs: int = 5
     adv_mixed_until: int = 20
     spectral_lambda: float = 0.01
+    angle_lambda: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.name not in REGULARIZERS:
@@ -153,9 +159,34 @@ def batch_loss(model: nn.Sequential, xb: torch.Tensor, yb: torch.Tensor, loss_fn
             return loss_fn(model(adv), yb)
         return loss_fn(model(torch.cat([xb, adv])), torch.cat([yb, yb]))
     loss = loss_fn(model(xb), yb)
+    if name == "angle":
+        loss = loss + config.angle_lambda * angle_norms(training_saliency(model, xb)).mean()
     if name == "spectral_norm":
         loss = loss + config.spectral_lambda / 2 * spectral.sigmas(model, generator).square().sum()
     return loss
+
+
+def training_saliency(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """d sum(sigmoid(model(x))) / dx in the model's current mode, kept differentiable (create_graph), as the
+    authors' penalty takes it: a second forward pass (its own dropout masks and BatchNorm batch
+    statistics) whose gradient, summed over the batch, is each sequence's saliency. With an ensemble
+    module (inputs tiled per member) each member's saliency lands in its own channels."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.sigmoid(model(x)).sum(), x, create_graph=True)
+    return grad
+
+
+def angle_norms(saliency: torch.Tensor, alphabet: int = 4) -> torch.Tensor:
+    """The L2 norm over positions of each map's simplex angles in degrees: saliency (..., A, L) -> (...).
+
+    The angle is `correction.simplex_angle`'s, made safe to differentiate: a zero vector counts as angle 0
+    (not NaN, which would end training) and the sine is kept inside (-1, 1), where asin has a gradient.
+    `alphabet` is A (the maps' second-to-last axis)."""
+    if saliency.shape[-2] != alphabet:
+        raise ValueError(f"saliency maps of shape {tuple(saliency.shape)}: expected {alphabet} letters on axis -2")
+    norm = torch.linalg.vector_norm(saliency, dim=-2).clamp_min(1e-30)
+    sine = (saliency.sum(dim=-2) / (math.sqrt(alphabet) * norm)).clamp(-1 + 1e-6, 1 - 1e-6)
+    return torch.linalg.vector_norm(torch.rad2deg(torch.asin(sine)), dim=-1)  # its gradient at 0 is 0
 
 
 def _beta(alpha: float, generator: torch.Generator) -> float:

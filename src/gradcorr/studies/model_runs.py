@@ -7,6 +7,7 @@ train or run models, so that their dataset, table and figure stages start withou
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from collections.abc import Iterator
@@ -21,10 +22,10 @@ from torch import nn
 
 from gradcorr.attribution import attribute, iter_attribute_members
 from gradcorr.data.io import read_xy, write_tsv
-from gradcorr.models.architectures import build_model
+from gradcorr.models.architectures import INIT_OPTIONS, build_model, release_first_layer
 from gradcorr.models.checkpoint import load_model, save_model
-from gradcorr.models.ensemble import inference_ensemble, predict_members, train_ensemble
-from gradcorr.models.training import TrainConfig, predict, train
+from gradcorr.models.ensemble import ENGINE_REGULARIZERS, inference_ensemble, predict_members, train_ensemble
+from gradcorr.models.training import NonFiniteLossError, TrainConfig, predict, train
 from gradcorr.workflow.runtime import pick_device
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def load_models(paths: list[str | Path], device: str = "auto", threads: int = 1)
 def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
                   model_kwargs: list[dict[str, Any]], model_ids: list[str], seeds: list[int],
                   metas: list[dict[str, Any]], training: dict[str, Any], engine: str = "vectorized",
-                  group: int = 50, device: str = "auto", threads: int = 1) -> None:
+                  group: int = 50, device: str = "auto", threads: int = 1, keep_going: bool = False) -> None:
     """Train models of one architecture on the train/valid splits of `data` with the published protocol and
     save each with its history: `outputs[i]` = (model file, history TSV) of member i.
 
@@ -65,7 +66,12 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
     seed `seeds[i]`, which also seeds its data order and dropout; `metas[i]` is stored with it. The
     "vectorized" engine trains up to `group` members at once (`models.ensemble.train_ensemble`; memory
     grows with the group, not with the number of members), "sequential" one after another
-    (`models.training.train`); each member comes out the same up to float rounding.
+    (`models.training.train`); each member comes out the same up to float rounding. `model_kwargs` may
+    hold the options that only shape a new model (`architectures.INIT_OPTIONS`: its initialisation and
+    first layer); they are saved in the model's meta, and every model is saved as a plain one.
+
+    With `keep_going`, a member whose loss is non-finite before its first epoch completes is saved
+    untrained with `meta["failed"]` saying why, and the others are trained and saved as usual.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
@@ -77,24 +83,42 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
     for k, seed in zip(kwargs, seeds):
         torch.manual_seed(seed)
         members.append(build_model(arch, **k))
+    initial = [release_first_layer(copy.deepcopy(m)) for m in members] if keep_going else []
     configs = [TrainConfig.from_dict({**training, "seed": seed}) for seed in seeds]
     log.info("training %d model(s) (%s) on %d sequences of %s, %s engine: %s", len(members), arch, len(x_train),
              data, engine, ", ".join(f"{m} (seed {s})" for m, s in zip(model_ids, seeds)))
-    if engine == "vectorized" and configs[0].regularizer.name != "none":
-        log.info("regularizer %s: training one model at a time (the engine has the published loss only)",
-                 configs[0].regularizer.name)
+    if engine == "vectorized" and configs[0].regularizer.name not in ENGINE_REGULARIZERS:
+        log.info("regularizer %s: training one model at a time (the engine has the published loss and the "
+                 "angle penalty only)", configs[0].regularizer.name)
         engine = "sequential"
     if engine == "vectorized" and len(members) > 1:
         trained, histories = train_ensemble(members, x_train, y_train, x_valid, y_valid, configs, dev, model_ids,
-                                            group)
+                                            group, keep_going)
     else:
-        trained, histories = zip(*(train(m, x_train, y_train, x_valid, y_valid, c, dev)
+        trained, histories = zip(*(_train_one(m, x_train, y_train, x_valid, y_valid, c, dev, keep_going)
                                    for m, c in zip(members, configs)))
-    for model, history, k, config, model_id, meta, (model_out, history_out) in zip(
-            trained, histories, kwargs, configs, model_ids, metas, outputs):
-        save_model(model_out, model, arch, k, history, dataclasses.asdict(config), model_id=model_id,
-                   device=str(dev), engine=engine, **meta)
+    for i, (model, history, k, config, model_id, meta, (model_out, history_out)) in enumerate(zip(
+            trained, histories, kwargs, configs, model_ids, metas, outputs)):
+        if model is None:
+            model, meta = initial[i], {**meta, "failed": history[-1]["stopped"]}
+        shape = {key: v for key, v in k.items() if key not in INIT_OPTIONS}
+        init = {key: v for key, v in k.items() if key in INIT_OPTIONS}
+        save_model(model_out, release_first_layer(model), arch, shape, history, dataclasses.asdict(config),
+                   model_id=model_id, device=str(dev), engine=engine, **init, **meta)
         write_tsv(pd.DataFrame(history), history_out)
+
+
+def _train_one(model: nn.Sequential, x_train: torch.Tensor, y_train: torch.Tensor, x_valid: torch.Tensor,
+               y_valid: torch.Tensor, config: TrainConfig, device: torch.device,
+               keep_going: bool) -> tuple[nn.Sequential | None, list[dict]]:
+    """`training.train`; with `keep_going`, (None, [the reason]) for a model that failed before any epoch."""
+    try:
+        return train(model, x_train, y_train, x_valid, y_valid, config, device)
+    except NonFiniteLossError as err:
+        if not keep_going:
+            raise
+        log.error("%s; this model failed, the others go on", err)
+        return None, [{"epoch": 0, "stopped": str(err)}]
 
 
 def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, method: str, engine: str,

@@ -45,13 +45,13 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
             raise ValueError(f"config synthetic.length: {syn['length']}, but the published models take sequences "
                              f"of {PUBLISHED_LENGTH} (models.source: published)")
     _check_input_lengths(cfg)
-    con = cfg["consistency"]
     training = schema["properties"]["training"]["properties"]
-    for key, allowed in (("training", set(training) - {"regularizer"}),
-                         ("regularizer", set(training["regularizer"]["properties"]) - {"name"})):
-        unknown = sorted(set(con[key]) - allowed)
+    for section, key, allowed in (("consistency", "training", set(training) - {"regularizer"}),
+                                  ("consistency", "regularizer", set(training["regularizer"]["properties"]) - {"name"}),
+                                  ("angle_training", "training", set(training) - {"regularizer"})):
+        unknown = sorted(set(cfg[section][key]) - allowed)
         if unknown:
-            raise ValueError(f"config consistency.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+            raise ValueError(f"config {section}.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
 def _check_input_lengths(cfg: dict[str, Any]) -> None:
@@ -63,6 +63,9 @@ def _check_input_lengths(cfg: dict[str, Any]) -> None:
                   for arch in cfg["models"]["architectures"]]
     if "consistency" in studies:
         needs.append(("synthetic.length", syn["length"], "cnn_consistency", "the consistency study"))
+    if "angle_training" in studies:
+        needs += [("synthetic.length", syn["length"], arch, "angle_training.architectures")
+                  for arch in cfg["angle_training"]["architectures"]]
     if "invivo" in studies and set(iv["tfs"]) - set(iv["processed"]):  # datasets built from peaks at `width`
         needs += [("invivo.width", iv["width"], arch, "invivo.architectures") for arch in iv["architectures"]]
     for key, length, arch, source in needs:
