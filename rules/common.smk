@@ -363,19 +363,15 @@ def angle_training_outputs():
 
 def angle_training_table_outputs():
     """The study's tables; the two sweeps and the comparison in the report."""
-    return {
-        name: (
-            report(
-                path,
-                caption=f"../report/angle_training_table_{name}.rst",
-                category="Angle training",
-                subcategory="Tables",
-            )
-            if name in ("init_sweep", "angle_penalty", "comparison")
-            else path
+    outputs = dict(ANGLE_TABLES)
+    for name in ("init_sweep", "angle_penalty", "comparison"):
+        outputs[name] = report(
+            ANGLE_TABLES[name],
+            caption=f"../report/angle_training_table_{name}.rst",
+            category="Angle training",
+            subcategory="Tables",
         )
-        for name, path in ANGLE_TABLES.items()
-    }
+    return outputs
 
 
 def angle_training_figure_outputs():

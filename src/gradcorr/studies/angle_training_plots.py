@@ -89,10 +89,20 @@ def fig_angle_penalty(penalty: pd.DataFrame, histograms: pd.DataFrame) -> plt.Fi
             if len(h):
                 centres = (h["angle_lo"].to_numpy() + h["angle_hi"].to_numpy()) / 2
                 axes[2, j].plot(centres, h["density"], color=color, lw=1, label=f"{value:g}")
-        axes[2, j].set(xlabel="angle to simplex (deg)", ylabel="density", xlim=(-90, 90))
+        axes[2, j].set(xlabel="angle to simplex (deg)", ylabel="density (log)", xlim=(-90, 90), yscale="log",
+                       ylim=(1e-5, 1.5))  # a penalised model's spike at 0 beside the others' wide spread
         axes[2, j].legend(title="lambda", fontsize=6, title_fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _short_label(approach: str, angle_lambda: float) -> str:
+    """A tick label for an approach of the comparison table."""
+    if approach.startswith("angle penalty"):
+        return f"angle penalty\nlambda {angle_lambda:g}"
+    return {"unconstrained + post hoc correction": "post hoc\ncorrection",
+            "projected first layer (trained)": "projected\nfirst layer",
+            "projected initialisation only": "projected\ninit only"}.get(approach, approach)
 
 
 def fig_comparison(comparison: pd.DataFrame) -> plt.Figure:
@@ -105,7 +115,7 @@ def fig_comparison(comparison: pd.DataFrame) -> plt.Figure:
     for i, model_type in enumerate(types):
         mine = comparison[comparison["model_type"] == model_type]
         x = np.arange(len(mine))
-        labels = [a.replace(" (", "\n(").replace(" + ", "\n+ ") for a in mine["approach"]]
+        labels = [_short_label(approach, value) for approach, value in zip(mine["approach"], mine["angle_lambda"])]
         bars = ((axes[i, 0], "test_auroc", "test AUROC"), (axes[i, 1], "angle_sd_all", "SD of angles (deg)"))
         for ax, score, title in bars:
             ax.bar(x, mine[f"{score}_mean"], yerr=mine[f"{score}_sd"].fillna(0), color="tab:gray", capsize=3)
