@@ -92,11 +92,11 @@ def evaluate_arm_models(data: str | Path, model_paths: list[str | Path], outs: l
 
     from gradcorr.studies.synthetic import evaluate_synthetic_models
 
-    failed = {i: torch.load(p, map_location="cpu", weights_only=True)["meta"] for i, p in enumerate(model_paths)}
-    failed = {i: meta for i, meta in failed.items() if "failed" in meta}
-    for i, meta in failed.items():
-        _write_failed(outs[i], meta)
-    good = [i for i in range(len(model_paths)) if i not in failed]
+    metas = [torch.load(p, map_location="cpu", weights_only=True)["meta"] for p in model_paths]
+    for out, meta in zip(outs, metas):
+        if "failed" in meta:
+            _write_failed(out, meta)
+    good = [i for i, meta in enumerate(metas) if "failed" not in meta]
     if good:
         evaluate_synthetic_models(data, [model_paths[i] for i in good], [outs[i] for i in good], method=METHOD,
                                   evaluation=evaluation, options={}, thresholds=thresholds, seed=seed,
