@@ -11,8 +11,9 @@ member computes exactly what it computes alone.
 `train_ensemble` runs the published protocol for every member at once: its own data order and
 dropout masks (generators seeded by its own seed, drawn as `training.train` draws them), its own
 BatchNorm statistics, Adam moments, plateau learning rate and early stopping (a stopped member's
-updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass. The result equals training each member alone
-with `training.train` up to float rounding (tested), and members come back as ordinary models.
+updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass.
+The result equals training each member alone with `training.train` up to float rounding (tested), and
+members come back as ordinary models.
 """
 
 from __future__ import annotations
