@@ -9,14 +9,14 @@ ANGLE_CONFIG = config["angle_training"]
 ANGLE_TRAINING = {**config["training"], **ANGLE_CONFIG["training"]}  # updated by the study's
 ANGLE_EVALUATION = {**config["evaluation"], "n_positive": ANGLE_CONFIG["n_positive"]}
 ANGLE_ARMS = angle_training_arms() if "angle_training" in STUDIES else {}
-ANGLE_MODELS = [f"{v}_{t}" for v, family in ANGLE_ARMS.items() for t in family_trials(family)]
+ANGLE_MODELS = [f"{v}_{t}" for v, arm in ANGLE_ARMS.items() for t in family_trials(arm["family"])]
 ANGLE_TABLES = {
     name: f"{ANGLE_DIR}/tables/{name}.tsv"
     for name in ("models", "arms", "init_sweep", "angle_penalty", "comparison", "histograms")
 }
 # variants whose trials train (and are attributed) in one job, by family; none with the sequential engine
 ANGLE_FAMILIES = {
-    family: [v for v, f in ANGLE_ARMS.items() if f == family and VECTORIZED]
+    family: [v for v, arm in ANGLE_ARMS.items() if arm["family"] == family and VECTORIZED]
     for family in ("reference", "sigma", "lambda")
 }
 ANGLE_MODEL = f"{ANGLE_DIR}/models/{{variant}}_{{trial}}"

@@ -335,14 +335,14 @@ def combo_settings(wildcards):
 
 
 def angle_training_arms():
-    """Variant (<arch>_<activation>_<arm>) -> its family: "sigma", "lambda" or "reference" (he_normal and
-    the first-layer arms); each family has its own number of trials."""
+    """Variant (<arch>_<activation>_<arm>) -> its arch, activation, arm and family: "sigma", "lambda" or
+    "reference" (he_normal and the first-layer arms); each family has its own number of trials."""
     settings = ANGLE_CONFIG
     arms = {"he_normal": "reference", **{arm: "reference" for arm in settings["first_layer"]}}
     arms.update({f"sigma{s:g}": "sigma" for s in settings["sigmas"]})
     arms.update({f"lambda{v:g}": "lambda" for v in settings["lambdas"]})
     return {
-        f"{arch}_{act}_{arm}": family
+        f"{arch}_{act}_{arm}": {"arch": arch, "activation": act, "arm": arm, "family": family}
         for arch, act in itertools.product(settings["architectures"], settings["activations"])
         for arm, family in arms.items()
     }
@@ -398,10 +398,9 @@ def variant_trial_ids(wildcards):
     """The trials the angle-training job of `wildcards` handles (one, or all of its variant)."""
     if "trial" in wildcards.keys():
         return [int(wildcards.trial)]
-    return list(family_trials(ANGLE_ARMS[wildcards.variant]))
+    return list(family_trials(ANGLE_ARMS[wildcards.variant]["family"]))
 
 
 def variant_settings(wildcards):
     """arch, activation and arm of the variant of `wildcards`."""
-    arch, act, arm = re.fullmatch(r"(cnn_shallow|cnn_deep)_(relu|exp)_(.+)", wildcards.variant).groups()
-    return {"arch": arch, "activation": act, "arm": arm}
+    return {k: v for k, v in ANGLE_ARMS[wildcards.variant].items() if k != "family"}

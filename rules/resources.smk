@@ -132,7 +132,7 @@ def angle_training_train_mem_mb(wildcards, attempt):
 
 def angle_training_train_runtime(wildcards):
     """The angle penalty's second pass and double backpropagation: about 3 times a plain epoch."""
-    slowdown = 3 if ANGLE_ARMS[wildcards.variant] == "lambda" else 1
+    slowdown = 3 if ANGLE_ARMS[wildcards.variant]["family"] == "lambda" else 1
     epochs = ANGLE_TRAINING["max_epochs"]
     return train_runtime(SYNTHETIC_SEQUENCES, len(variant_trial_ids(wildcards)), epochs, slowdown)
 
