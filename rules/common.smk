@@ -48,12 +48,19 @@ wildcard_constraints:
     accession=r"ENC[A-Z]{2}\d{3}[A-Z]{3}",
     method="saliency|integrated_gradients|smoothgrad|expected_gradients",
     model_type="(cnn_shallow|cnn_deep)_(relu|exp)",
+    kind="raw|corrected|ensemble_raw|ensemble_corrected",
     assembly=one_of(config["invivo"]["genomes"]),
 
 
 def all_outputs():
     """The figures and tables of every study the config runs (the target of `rule all`)."""
-    return [*synthetic_outputs(), *invivo_outputs(), *consistency_outputs(), *angle_training_outputs()]
+    return [
+        *synthetic_outputs(),
+        *invivo_outputs(),
+        *consistency_outputs(),
+        *angle_training_outputs(),
+        *motifs_outputs(),
+    ]
 
 
 def resource(path):
@@ -404,3 +411,55 @@ def variant_trial_ids(wildcards):
 def variant_settings(wildcards):
     """arch, activation and arm of the variant of `wildcards`."""
     return {k: v for k, v in ANGLE_ARMS[wildcards.variant].items() if k != "family"}
+
+
+# Motif discovery (its names and rules: rules/motifs.smk)
+
+
+def motif_units():
+    """Study folder -> the attribution files that go to motif discovery, by unit name (the synthetic study's
+    <model>.<method>, the in vivo study's <tf>.<model type>) -> their map kinds."""
+    if not MOTIFS["enabled"]:
+        return {}
+    units = {}
+    if "synthetic" in STUDIES:
+        trials = range(min(MOTIFS["trials"], config["models"]["trials"]))
+        methods = [m for m in MOTIFS["methods"] if m in SYNTHETIC_METHODS]
+        names = expand("{model_type}_{trial}.{method}", model_type=SYNTHETIC_MODEL_TYPES, trial=trials, method=methods)
+        units[SYNTHETIC_DIR] = {name: SINGLE_KINDS for name in names}
+    if INVIVO_TFS:
+        names = expand("{tf}.{model_type}", tf=INVIVO_TFS, model_type=INVIVO_MODEL_TYPES)
+        units[INVIVO_DIR] = {name: SINGLE_KINDS + ENSEMBLE_KINDS for name in names}
+    return units
+
+
+def motifs_outputs():
+    """Each motif study's summary table, the pattern logos of every unit and map kind, and the bigWig tracks of
+    the in vivo TFs whose windows have genome coordinates (datasets built from ENCODE peaks)."""
+    outputs = []
+    for base, units in MOTIF_UNITS.items():
+        outputs += [f"{base}/tables/motifs_summary.tsv", f"{base}/tables/motif_patterns.tsv"]
+        outputs += [f"{base}/motifs/logos/{unit}.{kind}.png" for unit, kinds in units.items() for kind in kinds]
+    if INVIVO_DIR in MOTIF_UNITS:
+        outputs += expand(
+            f"{INVIVO_DIR}/tracks/{{tf}}.{{model_type}}.{{kind}}.bw",
+            tf=ENCODE_TFS,
+            model_type=INVIVO_MODEL_TYPES,
+            kind=SINGLE_KINDS + ENSEMBLE_KINDS,
+        )
+    return outputs
+
+
+def motif_pattern_tables(wildcards):
+    """The pattern tables of every unit and map kind of one study folder."""
+    units = MOTIF_UNITS[wildcards.base]
+    return [f"{wildcards.base}/motifs/patterns/{unit}.{kind}.tsv" for unit, kinds in units.items() for kind in kinds]
+
+
+def invivo_track_inputs(wildcards):
+    """An ENCODE-built TF's ensemble file, its dataset (the windows' coordinates) and its genome's index."""
+    return {
+        "ensemble": f"{INVIVO_DIR}/ensembles/{wildcards.tf}/{wildcards.arch}_{wildcards.activation}.h5",
+        "data": f"{INVIVO_DIR}/data/{wildcards.tf}.h5",
+        "fai": chipseq_inputs(wildcards)["fai"],
+    }

@@ -205,6 +205,43 @@ def test_ensembles_figures_and_tables(invivo_run):
         assert (inv / "figures" / f"{name}.png").stat().st_size > 0 and (inv / "figures" / f"{name}.pdf").is_file()
 
 
+def test_motif_stage_exports_discovers_and_tracks(invivo_run, mirror):
+    """Every TF and map kind: modisco-lite inputs (the ensemble file's maps), a pattern table (these tiny maps give
+    too few seqlets: a row that says so), logos and a summary row; FIXA, built from ENCODE peaks, also gets bigWig
+    tracks whose values are the per-base contribution at its windows' coordinates (overlaps averaged)."""
+    import pyBigWig
+
+    work, _, tfs = invivo_run
+    inv = work / "results" / "invivo"
+    summary = pd.read_csv(inv / "tables" / "motifs_summary.tsv", sep="\t")
+    kinds = ["raw", "corrected", "ensemble_raw", "ensemble_corrected"]
+    assert sorted(zip(summary["tf"], summary["kind"])) == sorted((tf, k) for tf in tfs for k in kinds)
+    assert (summary.loc[summary["n_patterns"] == 0, "note"].str.len() > 0).all()
+    assert (summary.loc[summary["tf"] == "GABPA", "own_found"].notna()).all()  # GABPA has a JASPAR motif
+    with h5py.File(inv / "ensembles" / "FIXA" / "cnn_shallow_exp.h5", "r") as f:
+        x, ensemble, member0, index = f["x"][()], f["ensemble"][()], f["member0"][()], f["index"][()]
+    inputs = inv / "motifs" / "inputs"
+    np.testing.assert_array_equal(np.load(inputs / "FIXA.cnn_shallow_exp.ohe.npz")["arr_0"], x)
+    corrected = np.load(inputs / "FIXA.cnn_shallow_exp.ensemble_corrected.npz")["arr_0"]
+    np.testing.assert_allclose(corrected, ensemble - ensemble.mean(axis=1, keepdims=True), atol=1e-6)
+    for tf in tfs:
+        for kind in kinds:
+            assert (inv / "motifs" / "logos" / f"{tf}.cnn_shallow_exp.{kind}.png").stat().st_size > 0
+    assert not list((inv / "tracks").glob("GABPA*")) and not list((inv / "tracks").glob("REST*"))  # no coordinates
+    with h5py.File(inv / "data" / "FIXA.h5", "r") as f:
+        chrom = f["chrom_test"][()].astype(str)[index]
+        start = f["start_test"][()][index]
+    for kind, maps in (("raw", member0), ("ensemble_corrected", corrected)):
+        contribution = (maps * x).sum(axis=1)
+        with pyBigWig.open(str(inv / "tracks" / f"FIXA.cnn_shallow_exp.{kind}.bw")) as bw:
+            assert set(bw.chroms()) >= set(chrom)
+            for i in range(len(index)):
+                covering = [(j, start[i] - start[j]) for j in range(len(index)) if chrom[j] == chrom[i]
+                            and 0 <= start[i] - start[j] < x.shape[2]]
+                expected = np.mean([contribution[j, offset] for j, offset in covering])
+                assert bw.values(chrom[i], int(start[i]), int(start[i]) + 1)[0] == pytest.approx(expected, abs=1e-5)
+
+
 def test_report_holds_the_invivo_figures_with_captions(invivo_run):
     work, _, tfs = invivo_run
     run = snakemake("--report", "report.html", "--configfile", str(ROOT / "config" / "test.yaml"),

@@ -1,0 +1,264 @@
+"""From attribution maps to motifs: TF-MoDISco (modisco-lite) inputs and runs, TOMTOM matches (memelite)
+against JASPAR (read offline through pyjaspar), and motif recovery against known embedded motifs.
+
+Maps go to modisco-lite as hypothetical contribution scores: the attribution of every nucleotide at every
+position, raw or gradient-corrected. modisco-lite multiplies them by the one-hot sequence, so correction
+changes what it sees exactly where it matters: the observed base's score loses the per-position mean.
+
+Arrays are in this package's layout, (N, A, L); the modisco-lite inputs are written in its own (the same
+(N, 4, L), as ``arr_0`` of an ``.npz``), so ``modisco motifs -s X.npz -a Y.npz`` reads them too.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from gradcorr.data.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+METACLUSTERS: tuple[str, ...] = ("pos_patterns", "neg_patterns")
+_ALPHABET = "ACGT"
+
+
+# --------------------------------------------------------------------------- modisco-lite inputs and runs
+
+
+def write_modisco_array(path: str | Path, array: np.ndarray) -> None:
+    """Write one modisco-lite input, (N, 4, L) float32 as ``arr_0`` of a compressed ``.npz``, atomically."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim != 3 or array.shape[1] != 4:
+        raise ValueError(f"{path}: modisco-lite reads (N, 4, L) arrays, got shape {array.shape}")
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to a temporary name
+            np.savez_compressed(handle, arr_0=array)
+
+
+def read_modisco_array(path: str | Path) -> np.ndarray:
+    """One modisco-lite input written by :func:`write_modisco_array` (or by anyone, as ``arr_0``)."""
+    with np.load(path) as archive:
+        if "arr_0" not in archive:
+            raise ValueError(f"{path}: no arr_0 member; modisco-lite inputs hold their array as arr_0")
+        return archive["arr_0"]
+
+
+def discover_motifs(x: np.ndarray, hypothetical: np.ndarray, out: str | Path, *, window: int = 21,
+                    flank: int = 10, target_fdr: float = 0.05, max_seqlets: int = 20000, n_leiden_runs: int = 2,
+                    trim_to_window_size: int = 30, initial_flank_to_add: int = 10,
+                    final_min_cluster_size: int = 20, min_metacluster_size: int = 100) -> str:
+    """Run modisco-lite on one-hot `x` and its hypothetical scores (both (N, 4, L)) and save its HDF5 to `out`.
+
+    Returns a note: "" when modisco-lite ran, else why it found nothing; then `out` holds no patterns (a
+    valid results file all the same), so that the stages after it write a row that says so. Maps whose
+    contributions are all equal (a dead model) cannot be thresholded; modisco-lite's seqlet extraction fails
+    on them, so they are caught before it runs.
+    """
+    import modiscolite
+
+    x = np.asarray(x, dtype=np.float32)
+    hypothetical = np.asarray(hypothetical, dtype=np.float32)
+    if x.shape != hypothetical.shape or x.ndim != 3 or x.shape[1] != 4:
+        raise ValueError(f"sequences {x.shape} and maps {hypothetical.shape} must both be (N, 4, L)")
+    if not np.isfinite(hypothetical).all():
+        raise ValueError("the maps hold NaN or infinite values")
+    contributions = (x * hypothetical).sum(axis=1)
+    note = ""
+    if x.shape[2] < window + 2 * flank:
+        note = f"sequences of {x.shape[2]} bp are shorter than a seqlet ({window} + 2 x {flank} flank)"
+    elif np.ptp(contributions) == 0:
+        note = "every contribution score is the same: nothing to threshold"
+    patterns = (None, None)
+    if not note:
+        patterns = modiscolite.tfmodisco.TFMoDISco(
+            one_hot=x.transpose(0, 2, 1), hypothetical_contribs=hypothetical.transpose(0, 2, 1),
+            sliding_window_size=window, flank_size=flank, target_seqlet_fdr=target_fdr,
+            max_seqlets_per_metacluster=max_seqlets, n_leiden_runs=n_leiden_runs,
+            trim_to_window_size=trim_to_window_size, initial_flank_to_add=initial_flank_to_add,
+            final_min_cluster_size=final_min_cluster_size, min_metacluster_size=min_metacluster_size)
+        if patterns == (None, None):
+            note = f"fewer than {min_metacluster_size} seqlets of either sign passed the FDR {target_fdr}"
+    with atomic_path(out) as tmp:
+        modiscolite.io.save_hdf5(str(tmp), patterns[0], patterns[1], x.shape[2])
+        with h5py.File(tmp, "a") as f:
+            f.attrs["note"] = note
+    return note
+
+
+def read_patterns(path: str | Path) -> list[dict[str, Any]]:
+    """The patterns of a modisco-lite results file, positive metacluster first, each in modisco's order
+    (most seqlets first): "pattern" ("pos_patterns.pattern_0"), "sign" (+1 / -1), "cwm" and "ppm" and
+    "hypothetical_cwm" ((W, 4)), "n_seqlets" and "seqlets" (a frame: example_idx, start, end, is_revcomp)."""
+    out = []
+    with h5py.File(path, "r") as f:
+        for sign, group in zip((1, -1), METACLUSTERS):
+            if group not in f:
+                continue
+            for name in sorted(f[group], key=lambda n: int(n.rsplit("_", 1)[-1])):
+                p = f[group][name]
+                seqlets = pd.DataFrame({key: p["seqlets"][key][()]
+                                        for key in ("example_idx", "start", "end", "is_revcomp")})
+                out.append({"pattern": f"{group}.{name}", "sign": sign, "cwm": p["contrib_scores"][()],
+                            "hypothetical_cwm": p["hypothetical_contribs"][()], "ppm": p["sequence"][()],
+                            "n_seqlets": len(seqlets), "seqlets": seqlets})
+    return out
+
+
+def results_note(path: str | Path) -> str:
+    """The note :func:`discover_motifs` left in a results file ("" when modisco-lite ran)."""
+    with h5py.File(path, "r") as f:
+        return str(f.attrs.get("note", ""))
+
+
+# --------------------------------------------------------------------------- TOMTOM against a database
+
+
+def trim_bounds(cwm: np.ndarray, threshold: float = 0.3) -> tuple[int, int]:
+    """[lo, hi) from the first to the last position whose summed |CWM| reaches `threshold` x its maximum:
+    modisco-lite's trimming of a pattern before TOMTOM and in its reports. An all-zero CWM keeps every position."""
+    score = np.abs(np.asarray(cwm)).sum(axis=1)
+    if score.max() <= 0:
+        return 0, len(score)
+    keep = np.flatnonzero(score >= threshold * score.max())
+    return int(keep[0]), int(keep[-1]) + 1
+
+
+def trimmed_ppm(pattern: dict[str, Any], threshold: float = 0.3) -> np.ndarray:
+    """A pattern's PPM over its trimmed span, as a (4, w) TOMTOM query."""
+    lo, hi = trim_bounds(pattern["cwm"], threshold)
+    return np.ascontiguousarray(pattern["ppm"][lo:hi].T, dtype=np.float64)
+
+
+def jaspar_motifs(release: str, *, collection: str = "CORE", tax_group: str | None = "vertebrates",
+                  ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """JASPAR motifs read offline through pyjaspar: columns id, name, pwm ((4, w) probabilities), sorted by
+    id; the latest version of each matrix of a collection and taxonomic group, or exactly `ids`."""
+    from pyjaspar import jaspar_releases, jaspardb
+
+    from gradcorr.data.synthetic import jaspar_pwm
+
+    if release not in jaspar_releases:
+        raise ValueError(f"unknown JASPAR release {release!r}; pyjaspar ships {sorted(jaspar_releases)}")
+    db = jaspardb(release=release)
+    if ids is None:
+        motifs = db.fetch_motifs(collection=collection, tax_group=[tax_group] if tax_group else None)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyjaspar warns and returns None for an unknown ID
+            motifs = [db.fetch_motif_by_id(i) for i in ids]
+        missing = [i for i, m in zip(ids, motifs) if m is None]
+        if missing:
+            raise ValueError(f"JASPAR IDs not in {release}: {missing}")
+    rows = [{"id": m.matrix_id, "name": m.name, "pwm": jaspar_pwm(m)} for m in motifs]
+    if not rows:
+        raise ValueError(f"{release} holds no {collection} motif of tax group {tax_group!r}")
+    return pd.DataFrame(rows).sort_values("id", ignore_index=True)
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values along the last axis (each query's p-values against all targets, as TOMTOM
+    reports them)."""
+    p = np.asarray(p, dtype=np.float64)
+    m = p.shape[-1]
+    order = np.argsort(p, axis=-1)
+    ranked = np.take_along_axis(p, order, axis=-1) * m / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[..., ::-1], axis=-1)[..., ::-1]
+    q = np.empty_like(p)
+    np.put_along_axis(q, order, np.minimum(ranked, 1.0), axis=-1)
+    return q
+
+
+def tomtom_pvalues(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> np.ndarray:
+    """TOMTOM p-values (memelite, both strands) of each (4, w) query against each (4, w) target, (Q, T)."""
+    from memelite import tomtom
+
+    if not queries:
+        return np.zeros((0, len(targets)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # memelite warns below 25 targets; the tables carry the count
+        p = tomtom(list(queries), list(targets))[0]
+    return np.asarray(p, dtype=np.float64)
+
+
+def information_content(ppm: np.ndarray) -> float:
+    """Mean information (bits per position, uniform background) of a (4, w) probability matrix. memelite's TOMTOM
+    scores a near-uniform query as a strong match to long motifs with uniform columns; this shows such queries."""
+    p = np.clip(np.asarray(ppm, dtype=np.float64), 1e-12, 1.0)
+    return float((np.log2(p.shape[0]) + (p * np.log2(p)).sum(axis=0)).mean())
+
+
+def base_id(matrix_id: str) -> str:
+    """A JASPAR matrix ID without its version (MA0062.4 -> MA0062), to match a motif across releases."""
+    return str(matrix_id).split(".")[0]
+
+
+def match_patterns(patterns: list[dict[str, Any]], database: pd.DataFrame, *, q_threshold: float = 0.05,
+                   own_ids: Sequence[str] = (), trim_threshold: float = 0.3) -> pd.DataFrame:
+    """One row per pattern: its seqlets, width and information (bits per position), best database match (id,
+    name, p, q, whether q passes), and the TF's own motif (any version of `own_ids`): its best rank among this
+    pattern's matches and its q.
+
+    Ranks count from 1 over the database sorted by p-value. q-values are Benjamini-Hochberg over the whole
+    database, per pattern, as TOMTOM's. No pattern gives no row (the callers say why)."""
+    queries = [trimmed_ppm(pt, trim_threshold) for pt in patterns]
+    p = tomtom_pvalues(queries, list(database["pwm"]))
+    q = benjamini_hochberg(p) if len(p) else p
+    own = np.flatnonzero(database["id"].map(base_id).isin({base_id(i) for i in own_ids}).to_numpy())
+    rows = []
+    for i, pt in enumerate(patterns):
+        order = np.argsort(p[i], kind="stable")
+        best = order[0]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(1, len(order) + 1)
+        own_best = own[np.argmin(rank[own])] if len(own) else None
+        lo, hi = trim_bounds(pt["cwm"], trim_threshold)
+        rows.append({"pattern": pt["pattern"], "sign": pt["sign"], "n_seqlets": pt["n_seqlets"], "width": hi - lo,
+                     "information": information_content(queries[i]),
+                     "match_id": database["id"].iat[best], "match_name": database["name"].iat[best],
+                     "match_p": p[i, best], "match_q": q[i, best], "matched": bool(q[i, best] <= q_threshold),
+                     "own_rank": int(rank[own_best]) if own_best is not None else None,
+                     "own_q": q[i, own_best] if own_best is not None else np.nan,
+                     "n_targets": len(database)})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- ground truth (synthetic data)
+
+
+def embedded_positions(ground_truth: np.ndarray, atol: float = 1e-6) -> np.ndarray:
+    """(N, L) True where a motif is embedded: the columns of the sequence model M (N, 4, L) that are not
+    uniform (the billboard data fill every other column with 0.25)."""
+    gt = np.asarray(ground_truth)
+    return np.abs(gt - 1.0 / gt.shape[1]).max(axis=1) > atol
+
+
+def seqlet_precision(seqlets: pd.DataFrame, bounds: tuple[int, int], embedded: np.ndarray) -> np.ndarray:
+    """Per seqlet, the share of its pattern's trimmed span (`bounds` within the pattern, mirrored for a reverse
+    complement seqlet) that lies on embedded motifs (`embedded`, (N, L)); the chance level is embedded.mean()."""
+    if seqlets.empty:
+        return np.zeros(0)
+    start, end = seqlets["start"].to_numpy(), seqlets["end"].to_numpy()
+    revcomp = seqlets["is_revcomp"].to_numpy().astype(bool)
+    lo, hi = bounds
+    first = np.where(revcomp, end - hi, start + lo)
+    offsets = np.arange(hi - lo)
+    positions = first[:, None] + offsets[None, :]
+    inside = (positions >= 0) & (positions < embedded.shape[1])
+    rows = seqlets["example_idx"].to_numpy()[:, None]
+    on_motif = embedded[rows, positions.clip(0, embedded.shape[1] - 1)] & inside
+    return on_motif.sum(axis=1) / (hi - lo)
+
+
+def ground_truth_classes(matches: pd.DataFrame, core_ids: Sequence[str]) -> pd.Series:
+    """Per pattern matched against the dataset's motif pool: "core" (its best match, passing q, is an embedded
+    core motif), "background" (a background motif of the pool) or "none"."""
+    core = {base_id(i) for i in core_ids}
+    is_core = matches["match_id"].map(base_id).isin(core)
+    return pd.Series(np.where(~matches["matched"], "none", np.where(is_core, "core", "background")),
+                     index=matches.index)
