@@ -21,18 +21,35 @@ import numpy as np
 import pandas as pd
 
 from gradcorr.data.io import atomic_path
+from gradcorr.metrics import information_content
 
 log = logging.getLogger(__name__)
 
+__all__ = ["METACLUSTERS", "write_modisco_array", "read_modisco_array", "discover_motifs", "read_patterns",
+           "results_note", "trim_bounds", "trimmed_ppm", "jaspar_motifs", "benjamini_hochberg", "tomtom_pvalues",
+           "pattern_information", "base_id", "match_patterns", "embedded_positions", "seqlet_precision",
+           "ground_truth_classes"]
+
 METACLUSTERS: tuple[str, ...] = ("pos_patterns", "neg_patterns")
-_ALPHABET = "ACGT"
 
 
 # --------------------------------------------------------------------------- modisco-lite inputs and runs
 
 
 def write_modisco_array(path: str | Path, array: np.ndarray) -> None:
-    """Write one modisco-lite input, (N, 4, L) float32 as ``arr_0`` of a compressed ``.npz``, atomically."""
+    """Write one modisco-lite input as ``arr_0`` of a compressed ``.npz``, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (its folder must exist).
+    array : numpy.ndarray, shape (N, 4, L)
+        One-hot sequences or hypothetical scores; stored as float32.
+
+    Returns
+    -------
+    None
+    """
     array = np.asarray(array, dtype=np.float32)
     if array.ndim != 3 or array.shape[1] != 4:
         raise ValueError(f"{path}: modisco-lite reads (N, 4, L) arrays, got shape {array.shape}")
@@ -42,23 +59,64 @@ def write_modisco_array(path: str | Path, array: np.ndarray) -> None:
 
 
 def read_modisco_array(path: str | Path) -> np.ndarray:
-    """One modisco-lite input written by :func:`write_modisco_array` (or by anyone, as ``arr_0``)."""
+    """One modisco-lite input written by :func:`write_modisco_array` (or by anyone, as ``arr_0``).
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.npz`` holding ``arr_0``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Its ``arr_0``, shape (N, 4, L) for a modisco-lite input.
+    """
     with np.load(path) as archive:
         if "arr_0" not in archive:
             raise ValueError(f"{path}: no arr_0 member; modisco-lite inputs hold their array as arr_0")
         return archive["arr_0"]
 
 
-def discover_motifs(x: np.ndarray, hypothetical: np.ndarray, out: str | Path, *, window: int = 21,
-                    flank: int = 10, target_fdr: float = 0.05, max_seqlets: int = 20000, n_leiden_runs: int = 2,
+def discover_motifs(x: np.ndarray, hypothetical: np.ndarray, out: str | Path, *, window: int = 20,
+                    flank: int = 5, target_fdr: float = 0.05, max_seqlets: int = 20000, n_leiden_runs: int = 2,
                     trim_to_window_size: int = 30, initial_flank_to_add: int = 10,
                     final_min_cluster_size: int = 20, min_metacluster_size: int = 100) -> str:
-    """Run modisco-lite on one-hot `x` and its hypothetical scores (both (N, 4, L)) and save its HDF5 to `out`.
+    """Run TF-MoDISco (modisco-lite) on one-hot sequences and their hypothetical scores; save its results file.
 
-    Returns a note: "" when modisco-lite ran, else why it found nothing; then `out` holds no patterns (a
-    valid results file all the same), so that the stages after it write a row that says so. Maps whose
-    contributions are all equal (a dead model) cannot be thresholded; modisco-lite's seqlet extraction fails
-    on them, so they are caught before it runs.
+    When modisco-lite finds nothing, `out` is still a valid results file, with no patterns, and the note says
+    why, so that the stages after it write a row that says so. Maps whose contributions are all equal (a dead
+    model) cannot be thresholded; modisco-lite's seqlet extraction fails on them, so they are caught before it
+    runs. The defaults are modisco-lite's command line's (``modisco motifs``); its clustering is seeded, so
+    the same inputs give the same patterns.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, 4, L)
+        One-hot sequences.
+    hypothetical : numpy.ndarray, shape (N, 4, L)
+        Hypothetical contribution scores: an attribution map, raw or corrected.
+    out : str or Path
+        The HDF5 results file to write (modisco-lite's layout), atomically.
+    window, flank : int
+        Sliding window of seqlet calling and the flank added to each seqlet (``--size``,
+        ``--seqlet-flank-size``).
+    target_fdr : float
+        FDR of the seqlet threshold.
+    max_seqlets : int
+        Most seqlets per metacluster (``--max-seqlets``).
+    n_leiden_runs : int
+        Leiden clusterings per round (``--n-leiden``).
+    trim_to_window_size, initial_flank_to_add : int
+        Pattern trimming and the flank added after it (``--trim-size``, ``--initial-flank-to-add``).
+    final_min_cluster_size : int
+        Fewest seqlets a pattern keeps.
+    min_metacluster_size : int
+        Fewest seqlets of one sign that are clustered at all.
+
+    Returns
+    -------
+    str
+        "" when modisco-lite ran, else why it found nothing.
     """
     import modiscolite
 
@@ -92,9 +150,20 @@ def discover_motifs(x: np.ndarray, hypothetical: np.ndarray, out: str | Path, *,
 
 
 def read_patterns(path: str | Path) -> list[dict[str, Any]]:
-    """The patterns of a modisco-lite results file, positive metacluster first, each in modisco's order
-    (most seqlets first): "pattern" ("pos_patterns.pattern_0"), "sign" (+1 / -1), "cwm" and "ppm" and
-    "hypothetical_cwm" ((W, 4)), "n_seqlets" and "seqlets" (a frame: example_idx, start, end, is_revcomp)."""
+    """The patterns of a modisco-lite results file, positive metacluster first, each in modisco's order.
+
+    Parameters
+    ----------
+    path : str or Path
+        A results file of :func:`discover_motifs` or of ``modisco motifs``.
+
+    Returns
+    -------
+    list of dict
+        Per pattern (most seqlets first within a metacluster): "pattern" ("pos_patterns.pattern_0"), "sign"
+        (+1 or -1), "cwm", "hypothetical_cwm" and "ppm" (each (W, 4)), "n_seqlets", and "seqlets" (a frame:
+        example_idx, start, end, is_revcomp; coordinates on the forward strand of the input rows).
+    """
     out = []
     with h5py.File(path, "r") as f:
         for sign, group in zip((1, -1), METACLUSTERS):
@@ -111,7 +180,18 @@ def read_patterns(path: str | Path) -> list[dict[str, Any]]:
 
 
 def results_note(path: str | Path) -> str:
-    """The note :func:`discover_motifs` left in a results file ("" when modisco-lite ran)."""
+    """The note :func:`discover_motifs` left in a results file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A results file of :func:`discover_motifs`.
+
+    Returns
+    -------
+    str
+        Why modisco-lite found nothing, or "" when it ran (and for files it wrote itself).
+    """
     with h5py.File(path, "r") as f:
         return str(f.attrs.get("note", ""))
 
@@ -120,8 +200,23 @@ def results_note(path: str | Path) -> str:
 
 
 def trim_bounds(cwm: np.ndarray, threshold: float = 0.3) -> tuple[int, int]:
-    """[lo, hi) from the first to the last position whose summed |CWM| reaches `threshold` x its maximum:
-    modisco-lite's trimming of a pattern before TOMTOM and in its reports. An all-zero CWM keeps every position."""
+    """The span modisco-lite keeps of a pattern before TOMTOM and in its reports.
+
+    From the first to the last position whose summed absolute CWM reaches `threshold` times its maximum; an
+    all-zero CWM keeps every position.
+
+    Parameters
+    ----------
+    cwm : numpy.ndarray, shape (W, 4)
+        A pattern's contribution weight matrix.
+    threshold : float, default 0.3
+        Share of the largest position's score a kept end position reaches.
+
+    Returns
+    -------
+    tuple of int
+        [lo, hi), positions of the pattern.
+    """
     score = np.abs(np.asarray(cwm)).sum(axis=1)
     if score.max() <= 0:
         return 0, len(score)
@@ -130,15 +225,45 @@ def trim_bounds(cwm: np.ndarray, threshold: float = 0.3) -> tuple[int, int]:
 
 
 def trimmed_ppm(pattern: dict[str, Any], threshold: float = 0.3) -> np.ndarray:
-    """A pattern's PPM over its trimmed span, as a (4, w) TOMTOM query."""
+    """A pattern's PPM over its trimmed span (:func:`trim_bounds`), as a TOMTOM query.
+
+    Parameters
+    ----------
+    pattern : dict
+        A pattern of :func:`read_patterns` ("cwm" and "ppm").
+    threshold : float, default 0.3
+        As :func:`trim_bounds`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, w)
+        Probabilities, alphabet first.
+    """
     lo, hi = trim_bounds(pattern["cwm"], threshold)
     return np.ascontiguousarray(pattern["ppm"][lo:hi].T, dtype=np.float64)
 
 
 def jaspar_motifs(release: str, *, collection: str = "CORE", tax_group: str | None = "vertebrates",
                   ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """JASPAR motifs read offline through pyjaspar: columns id, name, pwm ((4, w) probabilities), sorted by
-    id; the latest version of each matrix of a collection and taxonomic group, or exactly `ids`."""
+    """JASPAR motifs read offline through pyjaspar (its bundled database; no network).
+
+    Parameters
+    ----------
+    release : str
+        A release pyjaspar ships, e.g. "JASPAR2024".
+    collection : str, default "CORE"
+        The collection, when `ids` is None.
+    tax_group : str or None, default "vertebrates"
+        The taxonomic group, when `ids` is None (None: all).
+    ids : sequence of str, optional
+        Exactly these matrix IDs instead; an unknown one raises ValueError naming it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns id, name, pwm ((4, w) probabilities, alphabet first), sorted by id; of a collection and
+        group, the latest version of each matrix.
+    """
     from pyjaspar import jaspar_releases, jaspardb
 
     from gradcorr.data.synthetic import jaspar_pwm
@@ -162,8 +287,18 @@ def jaspar_motifs(release: str, *, collection: str = "CORE", tax_group: str | No
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values along the last axis (each query's p-values against all targets, as TOMTOM
-    reports them)."""
+    """Benjamini-Hochberg q-values along the last axis, as TOMTOM reports a query's matches.
+
+    Parameters
+    ----------
+    p : numpy.ndarray, shape (..., T)
+        p-values, each row one query's against T targets.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., T)
+        q-values, at most 1.
+    """
     p = np.asarray(p, dtype=np.float64)
     m = p.shape[-1]
     order = np.argsort(p, axis=-1)
@@ -175,7 +310,20 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 
 def tomtom_pvalues(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> np.ndarray:
-    """TOMTOM p-values (memelite, both strands) of each (4, w) query against each (4, w) target, (Q, T)."""
+    """TOMTOM p-values (memelite, both strands) of each query against each target.
+
+    Parameters
+    ----------
+    queries : sequence of numpy.ndarray, each shape (4, w)
+        Probability matrices, e.g. :func:`trimmed_ppm` of each pattern.
+    targets : sequence of numpy.ndarray, each shape (4, w)
+        The database's probability matrices.
+
+    Returns
+    -------
+    numpy.ndarray, shape (Q, T)
+        p-values of the best alignment of each query with each target.
+    """
     from memelite import tomtom
 
     if not queries:
@@ -186,26 +334,68 @@ def tomtom_pvalues(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray])
     return np.asarray(p, dtype=np.float64)
 
 
-def information_content(ppm: np.ndarray) -> float:
-    """Mean information (bits per position, uniform background) of a (4, w) probability matrix. memelite's TOMTOM
-    scores a near-uniform query as a strong match to long motifs with uniform columns; this shows such queries."""
-    p = np.clip(np.asarray(ppm, dtype=np.float64), 1e-12, 1.0)
-    return float((np.log2(p.shape[0]) + (p * np.log2(p)).sum(axis=0)).mean())
+def pattern_information(ppm: np.ndarray) -> float:
+    """Mean information of a probability matrix, bits per position against a uniform background.
+
+    memelite's TOMTOM scores a near-uniform query as a strong match to long motifs with uniform columns (a
+    uniform 12-mer matches a CTCF matrix at p ~ 1e-16); this column shows such patterns.
+
+    Parameters
+    ----------
+    ppm : numpy.ndarray, shape (4, w)
+        Probabilities, alphabet first.
+
+    Returns
+    -------
+    float
+        Bits per position, 0 (uniform) to 2 (one base each).
+    """
+    return float(information_content(np.asarray(ppm, dtype=np.float64)[None])[0].mean())
 
 
 def base_id(matrix_id: str) -> str:
-    """A JASPAR matrix ID without its version (MA0062.4 -> MA0062), to match a motif across releases."""
+    """A JASPAR matrix ID without its version, to match a motif across releases.
+
+    Parameters
+    ----------
+    matrix_id : str
+        E.g. "MA0062.4".
+
+    Returns
+    -------
+    str
+        E.g. "MA0062".
+    """
     return str(matrix_id).split(".")[0]
 
 
 def match_patterns(patterns: list[dict[str, Any]], database: pd.DataFrame, *, q_threshold: float = 0.05,
                    own_ids: Sequence[str] = (), trim_threshold: float = 0.3) -> pd.DataFrame:
-    """One row per pattern: its seqlets, width and information (bits per position), best database match (id,
-    name, p, q, whether q passes), and the TF's own motif (any version of `own_ids`): its best rank among this
-    pattern's matches and its q.
+    """Each pattern's best TOMTOM match in a database, and where the TF's own motif ranks among its matches.
 
     Ranks count from 1 over the database sorted by p-value. q-values are Benjamini-Hochberg over the whole
-    database, per pattern, as TOMTOM's. No pattern gives no row (the callers say why)."""
+    database, per pattern, as TOMTOM's.
+
+    Parameters
+    ----------
+    patterns : list of dict
+        Patterns of :func:`read_patterns`.
+    database : pandas.DataFrame
+        Columns id, name, pwm, as :func:`jaspar_motifs` returns.
+    q_threshold : float, default 0.05
+        A match counts ("matched") at a q-value at most this.
+    own_ids : sequence of str, default ()
+        The TF's own matrix IDs; any version of them counts (:func:`base_id`).
+    trim_threshold : float, default 0.3
+        As :func:`trim_bounds`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pattern: pattern, sign, n_seqlets, width (trimmed), information
+        (:func:`pattern_information`), match_id, match_name, match_p, match_q, matched, own_rank and own_q
+        (of the best-ranked own matrix; empty without `own_ids`), n_targets. No pattern, no row.
+    """
     queries = [trimmed_ppm(pt, trim_threshold) for pt in patterns]
     p = tomtom_pvalues(queries, list(database["pwm"]))
     q = benjamini_hochberg(p) if len(p) else p
@@ -219,7 +409,7 @@ def match_patterns(patterns: list[dict[str, Any]], database: pd.DataFrame, *, q_
         own_best = own[np.argmin(rank[own])] if len(own) else None
         lo, hi = trim_bounds(pt["cwm"], trim_threshold)
         rows.append({"pattern": pt["pattern"], "sign": pt["sign"], "n_seqlets": pt["n_seqlets"], "width": hi - lo,
-                     "information": information_content(queries[i]),
+                     "information": pattern_information(queries[i]),
                      "match_id": database["id"].iat[best], "match_name": database["name"].iat[best],
                      "match_p": p[i, best], "match_q": q[i, best], "matched": bool(q[i, best] <= q_threshold),
                      "own_rank": int(rank[own_best]) if own_best is not None else None,
@@ -232,15 +422,42 @@ def match_patterns(patterns: list[dict[str, Any]], database: pd.DataFrame, *, q_
 
 
 def embedded_positions(ground_truth: np.ndarray, atol: float = 1e-6) -> np.ndarray:
-    """(N, L) True where a motif is embedded: the columns of the sequence model M (N, 4, L) that are not
-    uniform (the billboard data fill every other column with 0.25)."""
+    """Where motifs are embedded in synthetic sequences: the columns of the sequence model that are not uniform.
+
+    Parameters
+    ----------
+    ground_truth : numpy.ndarray, shape (N, A, L)
+        Sequence models M; the billboard data fill every column without a motif with 1 / A.
+    atol : float, default 1e-6
+        Tolerance of "uniform".
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (N, L)
+        True on embedded motifs.
+    """
     gt = np.asarray(ground_truth)
     return np.abs(gt - 1.0 / gt.shape[1]).max(axis=1) > atol
 
 
 def seqlet_precision(seqlets: pd.DataFrame, bounds: tuple[int, int], embedded: np.ndarray) -> np.ndarray:
-    """Per seqlet, the share of its pattern's trimmed span (`bounds` within the pattern, mirrored for a reverse
-    complement seqlet) that lies on embedded motifs (`embedded`, (N, L)); the chance level is embedded.mean()."""
+    """Per seqlet, the share of its pattern's trimmed span that lies on embedded motifs.
+
+    Parameters
+    ----------
+    seqlets : pandas.DataFrame
+        A pattern's seqlets (:func:`read_patterns`): example_idx, start, end, is_revcomp.
+    bounds : tuple of int
+        [lo, hi) within the pattern (:func:`trim_bounds`); mirrored for a reverse-complement seqlet, whose
+        pattern position k is forward position end - 1 - k.
+    embedded : numpy.ndarray of bool, shape (N, L)
+        :func:`embedded_positions` of the rows the seqlets index.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_seqlets,)
+        Shares from 0 to 1; seqlets placed at random score embedded.mean() on average.
+    """
     if seqlets.empty:
         return np.zeros(0)
     start, end = seqlets["start"].to_numpy(), seqlets["end"].to_numpy()
@@ -256,8 +473,21 @@ def seqlet_precision(seqlets: pd.DataFrame, bounds: tuple[int, int], embedded: n
 
 
 def ground_truth_classes(matches: pd.DataFrame, core_ids: Sequence[str]) -> pd.Series:
-    """Per pattern matched against the dataset's motif pool: "core" (its best match, passing q, is an embedded
-    core motif), "background" (a background motif of the pool) or "none"."""
+    """What each pattern is, matched against a synthetic dataset's own motif pool.
+
+    Parameters
+    ----------
+    matches : pandas.DataFrame
+        :func:`match_patterns` against the pool (its core and background motifs).
+    core_ids : sequence of str
+        The core motifs, any version (:func:`base_id`).
+
+    Returns
+    -------
+    pandas.Series
+        Per pattern "core" (its best match, passing q, is a core motif), "background" (another motif of the
+        pool) or "none" (no match passes).
+    """
     core = {base_id(i) for i in core_ids}
     is_core = matches["match_id"].map(base_id).isin(core)
     return pd.Series(np.where(~matches["matched"], "none", np.where(is_core, "core", "background")),

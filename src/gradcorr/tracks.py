@@ -23,10 +23,27 @@ __all__ = ["contribution_scores", "coverage_mean", "read_chrom_sizes", "write_bi
 
 
 def contribution_scores(maps: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """(N, L) per-base contribution: the map at the observed base (grad-times-input summed over the alphabet).
+    """Per-base contribution: the map at the observed base (grad-times-input summed over the alphabet).
 
-    maps and x are (N, A, L), x one-hot. A position with no observed base (an all-zero column, e.g. N
-    or padding) scores 0.
+    This is the one number per base that a genome track shows. A position with no observed base (an
+    all-zero column of x, e.g. N or padding) scores 0.
+
+    Parameters
+    ----------
+    maps : numpy.ndarray, shape (N, A, L)
+        Attribution maps of N windows, A letters, L positions.
+    x : numpy.ndarray, shape (N, A, L)
+        One-hot input sequences, of the same shape as maps.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L)
+        Contribution score of each base of each window.
+
+    Raises
+    ------
+    ValueError
+        If maps is not 3-D or x does not have the same shape as maps.
     """
     maps = np.asarray(maps)
     x = np.asarray(x)
@@ -36,11 +53,26 @@ def contribution_scores(maps: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def read_chrom_sizes(path: str | Path) -> dict[str, int]:
-    """Chromosome sizes from a FASTA index (.fai: name, length, ... tab-separated) or a two-column
-    chrom.sizes file, in file order.
+    """Chromosome sizes from a FASTA index (.fai) or a two-column chrom.sizes file, in file order.
 
-    Blank lines are skipped. ValueError naming the file and line on a malformed line (fewer than two
-    columns, an empty name, a length that is not a positive integer) or a repeated name.
+    Both are tab-separated with the name and length in the first two columns (a .fai has more columns
+    after them, which are ignored). Blank lines are skipped.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The .fai or chrom.sizes file.
+
+    Returns
+    -------
+    dict of str to int
+        Length of each chromosome by name, in the order of the file.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line, for a malformed line (fewer than two columns, an empty name, a length
+        that is not a positive integer) or a repeated name.
     """
     sizes: dict[str, int] = {}
     with open(path) as f:
@@ -131,13 +163,35 @@ def _chrom_mean(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.
 
 def coverage_mean(values: np.ndarray, chrom: Sequence[str], start: Sequence[int],
                   chrom_sizes: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per chromosome (in chrom_sizes order, only those with windows): (positions, means) of every base
-    some window covers.
+    """Per-base mean of windows laid onto their chromosomes, over the bases some window covers.
 
-    positions are sorted and 0-based; means is the mean over all windows covering that base: where
-    windows overlap they are averaged, each window weighted equally. values is (N, L); window i covers
-    [start[i], start[i] + L). ValueError for a malformed input, a chromosome not in chrom_sizes, a
-    window outside its chromosome, or a non-finite value, naming the window.
+    Where windows overlap they are averaged, each window weighted equally. Bases no window covers get no
+    entry, so they read as missing rather than as zero. Window i covers [start[i], start[i] + L),
+    0-based and half-open.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (N, L)
+        One value per base of each of N windows of length L.
+    chrom : sequence of str, length N
+        Chromosome of each window (a sequence of names, not a single string).
+    start : sequence of int, length N
+        0-based start of each window on its chromosome.
+    chrom_sizes : dict of str to int
+        Length of each chromosome (e.g. from `read_chrom_sizes`); its order sets the order of the result.
+
+    Returns
+    -------
+    dict of str to tuple of (numpy.ndarray, numpy.ndarray)
+        For each chromosome with windows, in chrom_sizes order: (positions, means), both shape (M,) for
+        the M covered bases of that chromosome. positions (int64) are sorted and 0-based; means (float64)
+        is the mean over all windows covering that base.
+
+    Raises
+    ------
+    ValueError
+        For a malformed input, a chromosome not in chrom_sizes, a window outside its chromosome, or a
+        non-finite value (or one beyond float32 range), naming the window.
     """
     values, index, starts = _check_windows(values, chrom, start, chrom_sizes)
     out = {}
@@ -150,13 +204,39 @@ def coverage_mean(values: np.ndarray, chrom: Sequence[str], start: Sequence[int]
 
 def write_bigwig(path: str | Path, values: np.ndarray, chrom: Sequence[str], start: Sequence[int],
                  chrom_sizes: dict[str, int]) -> None:
-    """Write the `coverage_mean` track of values (N, L) as a bigWig, atomically.
+    """Write the `coverage_mean` track of values as a bigWig file, atomically.
 
     The header lists every chromosome of chrom_sizes in its order, so tracks of one genome line up in a
-    browser whichever windows they hold. Each run of consecutive covered bases is one block of
-    single-base entries; bases no window covers get no entry. With no windows (N == 0) the file holds
-    the header only. Inputs are checked before anything is written; on any error an existing file at
-    `path` is left untouched and no partial file remains.
+    browser whichever windows they hold. Where windows overlap, a base gets their mean, each window
+    weighted equally. Each run of consecutive covered bases is one block of single-base entries; bases
+    no window covers get no entry. With no windows (N == 0) the file holds the header only. Inputs are
+    checked before anything is written; on any error an existing file at `path` is left untouched and
+    no partial file remains. pyBigWig is imported only here.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The bigWig file to write (replaced if it exists).
+    values : numpy.ndarray, shape (N, L)
+        One value per base of each of N windows of length L (e.g. from `contribution_scores`).
+    chrom : sequence of str, length N
+        Chromosome of each window.
+    start : sequence of int, length N
+        0-based start of each window on its chromosome; window i covers [start[i], start[i] + L).
+    chrom_sizes : dict of str to int
+        Length of each chromosome, all written to the header in this order; must not be empty.
+
+    Returns
+    -------
+    None
+        The track is written to `path`: a temporary file renamed into place once complete.
+
+    Raises
+    ------
+    ValueError
+        If chrom_sizes is empty, or for any input `coverage_mean` rejects.
+    OSError
+        If pyBigWig cannot open the temporary file for writing.
     """
     if not chrom_sizes:
         raise ValueError("chrom_sizes is empty: a bigWig needs at least one chromosome in its header")
