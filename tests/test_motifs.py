@@ -88,6 +88,11 @@ def test_a_jaspar_motif_matches_itself_and_its_own_rank_is_reported():
     table = motifs.match_patterns(patterns, db, own_ids=["MA0062.2"])  # any version of the TF's matrix counts
     assert table.at[0, "match_id"] == gabpa["id"] and table.at[0, "matched"]
     assert table.at[0, "own_rank"] == 1 and table.at[0, "own_q"] == table.at[0, "match_q"]
+    # the reverse complement of a piece of the motif aligns with the motif's other strand
+    piece = {"pattern": "pos_patterns.pattern_2", "sign": 1, "n_seqlets": 20, "cwm": cwm[2:12][::-1, ::-1],
+             "ppm": ppm[2:12][::-1, ::-1]}
+    flipped = motifs.match_patterns([patterns[0], piece], db)
+    assert list(flipped["match_strand"]) == ["+", "-"] and flipped.at[1, "match_id"] == gabpa["id"]
     assert not table.at[1, "matched"] and table.at[1, "match_q"] > 0.05  # a random matrix matches nothing
     assert table.at[0, "information"] == pytest.approx(motifs.pattern_information(ppm.T))
     assert (table["n_targets"] == len(db)).all()

@@ -26,7 +26,7 @@ from gradcorr.metrics import information_content
 log = logging.getLogger(__name__)
 
 __all__ = ["METACLUSTERS", "write_modisco_array", "read_modisco_array", "discover_motifs", "read_patterns",
-           "results_note", "trim_bounds", "trimmed_ppm", "jaspar_motifs", "benjamini_hochberg", "tomtom_pvalues",
+           "results_note", "trim_bounds", "trimmed_ppm", "jaspar_motifs", "benjamini_hochberg", "tomtom_matches",
            "pattern_information", "base_id", "match_patterns", "embedded_positions", "seqlet_precision",
            "ground_truth_classes"]
 
@@ -309,8 +309,8 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def tomtom_pvalues(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> np.ndarray:
-    """TOMTOM p-values (memelite, both strands) of each query against each target.
+def tomtom_matches(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """TOMTOM (memelite, both strands): the p-value and strand of each query's best alignment with each target.
 
     Parameters
     ----------
@@ -321,17 +321,19 @@ def tomtom_pvalues(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray])
 
     Returns
     -------
-    numpy.ndarray, shape (Q, T)
+    p : numpy.ndarray, shape (Q, T)
         p-values of the best alignment of each query with each target.
+    reverse : numpy.ndarray of bool, shape (Q, T)
+        True where that alignment is with the target's reverse complement.
     """
     from memelite import tomtom
 
     if not queries:
-        return np.zeros((0, len(targets)))
+        return np.zeros((0, len(targets))), np.zeros((0, len(targets)), dtype=bool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # memelite warns below 25 targets; the tables carry the count
-        p = tomtom(list(queries), list(targets))[0]
-    return np.asarray(p, dtype=np.float64)
+        p, _, _, _, strands = tomtom(list(queries), list(targets))
+    return np.asarray(p, dtype=np.float64), np.asarray(strands) == 1
 
 
 def pattern_information(ppm: np.ndarray) -> float:
@@ -393,11 +395,12 @@ def match_patterns(patterns: list[dict[str, Any]], database: pd.DataFrame, *, q_
     -------
     pandas.DataFrame
         One row per pattern: pattern, sign, n_seqlets, width (trimmed), information
-        (:func:`pattern_information`), match_id, match_name, match_p, match_q, matched, own_rank and own_q
+        (:func:`pattern_information`), match_id, match_name, match_p, match_q, matched, match_strand ("-": the
+        pattern aligns with the match's reverse complement), own_rank and own_q
         (of the best-ranked own matrix; empty without `own_ids`), n_targets. No pattern, no row.
     """
     queries = [trimmed_ppm(pt, trim_threshold) for pt in patterns]
-    p = tomtom_pvalues(queries, list(database["pwm"]))
+    p, reverse = tomtom_matches(queries, list(database["pwm"]))
     q = benjamini_hochberg(p) if len(p) else p
     own = np.flatnonzero(database["id"].map(base_id).isin({base_id(i) for i in own_ids}).to_numpy())
     rows = []
@@ -412,6 +415,7 @@ def match_patterns(patterns: list[dict[str, Any]], database: pd.DataFrame, *, q_
                      "information": pattern_information(queries[i]),
                      "match_id": database["id"].iat[best], "match_name": database["name"].iat[best],
                      "match_p": p[i, best], "match_q": q[i, best], "matched": bool(q[i, best] <= q_threshold),
+                     "match_strand": "-" if reverse[i, best] else "+",
                      "own_rank": int(rank[own_best]) if own_best is not None else None,
                      "own_q": q[i, own_best] if own_best is not None else np.nan,
                      "n_targets": len(database)})

@@ -161,7 +161,8 @@ def summary_table(tables: Sequence[str | Path], out: str | Path, patterns_out: s
 
 def plot_pattern_logos(results: str | Path, patterns: str | Path, out: dict[str, str | Path], *, release: str,
                        top: int, title: str) -> None:
-    """CWM and PWM logos of the `top` patterns (most seqlets first) beside their JASPAR match, for the report."""
+    """CWM and PWM logos of the `top` patterns (most seqlets first) beside their JASPAR match, for the report; the
+    match drawn on the strand TOMTOM aligned the pattern with."""
     from gradcorr.studies import motifs_plots, plotting
 
     found = motifs.read_patterns(results)[:top]
@@ -175,9 +176,15 @@ def plot_pattern_logos(results: str | Path, patterns: str | Path, out: dict[str,
         rows.append({**p, "match_name": match["match_name"] if matched else None,
                      "match_id": match["match_id"] if matched else None,
                      "match_q": float(match["match_q"]) if matched else None,
-                     "match_ppm": known.at[match["match_id"], "pwm"].T if matched else None})
+                     "match_ppm": _oriented(known.at[match["match_id"], "pwm"].T, match["match_strand"])
+                     if matched else None})
     fig = motifs_plots.fig_pattern_logos(rows, title)
     plotting.save_figure(fig, out["pdf"], out["png"])
+
+
+def _oriented(ppm: np.ndarray, strand: str) -> np.ndarray:
+    """A (w, 4) ACGT matrix on the strand TOMTOM aligned the pattern with ("-": its reverse complement)."""
+    return ppm[::-1, ::-1] if strand == "-" else ppm
 
 
 def write_tracks(ensemble: str | Path, dataset: str | Path, chrom_sizes: str | Path,

@@ -1,0 +1,44 @@
+"""rules/motifs.smk: which jobs the motif stage adds (dry runs through the Snakemake command line, on
+config/test.yaml); the stage itself runs end to end in tests/rules/test_synthetic.py and test_invivo.py."""
+
+import re
+
+import pytest
+import yaml
+from workflow_cli import TEST_CONFIG, snakemake
+
+
+def job_counts(tmp_path, override: dict) -> dict[str, int]:
+    """The job of each rule a dry run of the test config, with `override` laid over it, would run."""
+    (tmp_path / "override.yaml").write_text(yaml.safe_dump(override))
+    run = snakemake("-n", "--quiet", "rules", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = run.stdout.split("Job stats:")[-1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+def test_the_switch_turns_the_stage_off(tmp_path):
+    jobs = job_counts(tmp_path, {"motifs": {"enabled": False}})
+    assert jobs["synthetic_evaluate"] == 16 and not [rule for rule in jobs if rule.startswith("motifs_")]
+
+
+def test_trials_and_methods_of_the_synthetic_study(tmp_path):
+    """Each model type's first `trials` trials (at most those trained) and each listed method the study computes:
+    one export per map, a modisco run, pattern table and logo figure per map kind, one summary."""
+    jobs = job_counts(tmp_path, {"models": {"trials": 2},
+                                 "evaluation": {"methods": ["saliency", "smoothgrad"]},
+                                 "motifs": {"trials": 3, "methods": ["saliency", "smoothgrad", "expected_gradients"]}})
+    maps = 4 * 2 * 2  # model types x trials x methods
+    assert jobs["motifs_export_synthetic"] == maps
+    assert jobs["motifs_modisco"] == jobs["motifs_patterns_synthetic"] == jobs["motifs_logos"] == 2 * maps
+    assert jobs["motifs_summary"] == 1 and "motifs_bigwig" not in jobs
+
+
+@pytest.mark.parametrize("override, key", [({"motifs": {"q_threshold": 0}}, "q_threshold"),
+                                           ({"motifs": {"jaspar_release": "JASPAR24"}}, "jaspar_release"),
+                                           ({"motifs": {"modisco": {"window": 1}}}, "window")])
+def test_bad_settings_stop_the_run_naming_the_key(tmp_path, override, key):
+    (tmp_path / "override.yaml").write_text(yaml.safe_dump(override))
+    run = snakemake("-n", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
+    said = run.stdout + run.stderr
+    assert run.returncode != 0 and "On instance['motifs']" in said and key in said
