@@ -2,7 +2,9 @@
 # model's map of one method, an in vivo TF's ensemble of one model type) its map kinds exported in
 # modisco-lite's format, TF-MoDISco on each, every pattern matched to JASPAR with TOMTOM (and on the synthetic
 # data scored against the embedded motifs), logos for the report and a summary table per study; the in vivo
-# maps of TFs built from ENCODE peaks also as bigWig tracks.
+# maps of TFs built from ENCODE peaks also as bigWig tracks. Any model's attribution file of the synthetic
+# (trained or published) and consistency studies can be asked for by name, e.g.
+# results/consistency/motifs/modisco/<model>.saliency.corrected.h5.
 
 MOTIFS = config["motifs"]
 # the map kinds (gradcorr.studies.motifs.MAP_KINDS, restated: that module imports torch, the DAG process not)
@@ -10,22 +12,27 @@ SINGLE_KINDS = ["raw", "corrected"]
 ENSEMBLE_KINDS = ["ensemble_raw", "ensemble_corrected"]
 MOTIF_UNITS = motif_units()
 MOTIF_DIR = "{base}/motifs"
+# study folders whose attribution files are one model's map each, on the synthetic dataset (its ground truth)
+MODEL_MAP_DIRS = [SYNTHETIC_DIR, CONSISTENCY_DIR]
 
 
 wildcard_constraints:
-    base=one_of(list(MOTIF_UNITS)),
+    base=one_of([*MODEL_MAP_DIRS, INVIVO_DIR]),
     unit=r"[^/]+",
+    model=r"[^/]+",
 
 
-rule motifs_export_synthetic:
+rule motifs_export_model:
     input:
-        f"{SYNTHETIC_DIR}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5",
+        "{base}/attributions/{model}.{method}.h5",
     output:
-        ohe=f"{SYNTHETIC_DIR}/motifs/inputs/{{arch}}_{{activation}}_{{trial}}.{{method}}.ohe.npz",
-        raw=f"{SYNTHETIC_DIR}/motifs/inputs/{{arch}}_{{activation}}_{{trial}}.{{method}}.raw.npz",
-        corrected=f"{SYNTHETIC_DIR}/motifs/inputs/{{arch}}_{{activation}}_{{trial}}.{{method}}.corrected.npz",
+        ohe=f"{MOTIF_DIR}/inputs/{{model}}.{{method}}.ohe.npz",
+        raw=f"{MOTIF_DIR}/inputs/{{model}}.{{method}}.raw.npz",
+        corrected=f"{MOTIF_DIR}/inputs/{{model}}.{{method}}.corrected.npz",
     log:
-        f"{SYNTHETIC_LOGS}/motifs/export/{{arch}}_{{activation}}_{{trial}}.{{method}}.log",
+        "logs/motifs/export/{base}/{model}.{method}.log",
+    wildcard_constraints:
+        base=one_of(MODEL_MAP_DIRS),
     conda:
         "../envs/gradcorr.yaml"
     script:
@@ -68,27 +75,22 @@ rule motifs_modisco:
         "../scripts/motifs_modisco.py"
 
 
-rule motifs_patterns_synthetic:
+rule motifs_patterns_model:
     input:
-        results=f"{SYNTHETIC_DIR}/motifs/modisco/{{arch}}_{{activation}}_{{trial}}.{{method}}.{{kind}}.h5",
-        truth=f"{SYNTHETIC_DIR}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5",
+        results=f"{MOTIF_DIR}/modisco/{{model}}.{{method}}.{{kind}}.h5",
+        truth="{base}/attributions/{model}.{method}.h5",
         data=SYNTHETIC_DATASET,
     output:
-        f"{SYNTHETIC_DIR}/motifs/patterns/{{arch}}_{{activation}}_{{trial}}.{{method}}.{{kind}}.tsv",
+        f"{MOTIF_DIR}/patterns/{{model}}.{{method}}.{{kind}}.tsv",
     log:
-        f"{SYNTHETIC_LOGS}/motifs/patterns/{{arch}}_{{activation}}_{{trial}}.{{method}}.{{kind}}.log",
+        "logs/motifs/patterns/{base}/{model}.{method}.{kind}.log",
+    wildcard_constraints:
+        base=one_of(MODEL_MAP_DIRS),
     conda:
         "../envs/gradcorr.yaml"
     params:
         motifs=MOTIFS,
-        label=lambda wildcards: {
-            "model": f"{wildcards.arch}_{wildcards.activation}_{wildcards.trial}",
-            "arch": wildcards.arch,
-            "activation": wildcards.activation,
-            "trial": int(wildcards.trial),
-            "method": wildcards.method,
-            "kind": wildcards.kind,
-        },
+        label=lambda wildcards: {"model": wildcards.model, "method": wildcards.method, "kind": wildcards.kind},
         own_ids=[],
     script:
         "../scripts/motifs_patterns.py"

@@ -29,8 +29,8 @@ def test_trials_and_methods_of_the_synthetic_study(tmp_path):
                                  "evaluation": {"methods": ["saliency", "smoothgrad"]},
                                  "motifs": {"trials": 3, "methods": ["saliency", "smoothgrad", "expected_gradients"]}})
     maps = 4 * 2 * 2  # model types x trials x methods
-    assert jobs["motifs_export_synthetic"] == maps
-    assert jobs["motifs_modisco"] == jobs["motifs_patterns_synthetic"] == jobs["motifs_logos"] == 2 * maps
+    assert jobs["motifs_export_model"] == maps
+    assert jobs["motifs_modisco"] == jobs["motifs_patterns_model"] == jobs["motifs_logos"] == 2 * maps
     assert jobs["motifs_summary"] == 1 and "motifs_bigwig" not in jobs
 
 
@@ -42,3 +42,14 @@ def test_bad_settings_stop_the_run_naming_the_key(tmp_path, override, key):
     run = snakemake("-n", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
     said = run.stdout + run.stderr
     assert run.returncode != 0 and "On instance['motifs']" in said and key in said
+
+
+def test_any_model_map_of_the_consistency_study_on_demand(tmp_path):
+    """Not in `rule all`, but a consistency model's map goes through the same stages when asked for by name."""
+    (tmp_path / "override.yaml").write_text("studies: [consistency]\n")
+    target = "results/consistency/motifs/patterns/mixup_bn_exp_d0.1_1.saliency.corrected.tsv"
+    run = snakemake(target, "-n", "--quiet", "rules", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = run.stdout.split("Job stats:")[-1]
+    for rule in ("consistency_evaluate", "motifs_export_model", "motifs_modisco", "motifs_patterns_model"):
+        assert re.search(rf"^{rule}\s+1$", stats, re.M), (rule, stats)

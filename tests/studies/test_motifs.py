@@ -52,6 +52,24 @@ def test_export_of_a_model_file_holds_the_raw_and_corrected_maps(synthetic_files
         study.export_maps(synthetic_files["attributions"], {**out, "ensemble_raw": tmp_path / "e.npz"})
 
 
+def test_the_stage_finds_what_the_modisco_command_line_finds_on_its_exports(synthetic_files, corrected_run, tmp_path):
+    """The exports are modisco-lite's input format and the stage runs it with its command line's defaults: the
+    command line on the exported files gives the same patterns."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = synthetic_files["folder"]
+    modisco = Path(sys.executable).parent / "modisco"  # installed beside this Python by modisco-lite
+    assert modisco.is_file()
+    run = subprocess.run([modisco, "motifs", "-s", str(folder / "m.ohe.npz"), "-a", str(folder / "m.corrected.npz"),
+                          "-n", "20000", "-w", "200", "-o", str(tmp_path / "cli.h5")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    ours, theirs = motifs.read_patterns(corrected_run), motifs.read_patterns(tmp_path / "cli.h5")
+    assert [p["n_seqlets"] for p in ours] == [p["n_seqlets"] for p in theirs] and len(ours) >= 3
+    assert all(np.allclose(a["cwm"], b["cwm"]) for a, b in zip(ours, theirs))
+
+
 def test_an_ensemble_file_has_four_kinds(tmp_path):
     rng = np.random.default_rng(0)
     x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (5, 30))].transpose(0, 2, 1)
