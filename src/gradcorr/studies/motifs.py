@@ -81,20 +81,21 @@ def pattern_table(results: str | Path, out: str | Path, *, label: dict[str, Any]
     and `dataset` (the billboard file, naming its motif pool), the ground-truth columns of
     :func:`truth_columns`. No pattern gives one row whose note says why."""
     patterns = motifs.read_patterns(results)
+    embedded = None if truth is None else motifs.embedded_positions(read_arrays(truth, ("ground_truth",))
+                                                                     ["ground_truth"])
     if patterns:
         table = motifs.match_patterns(patterns, motifs.jaspar_motifs(release, collection=collection,
                                                                      tax_group=tax_group),
                                       q_threshold=q_threshold, own_ids=own_ids)
         table["own_found"] = table["own_q"] <= q_threshold
         table["note"] = np.where(table["matched"], "", f"no JASPAR match at q <= {q_threshold}")
-        if truth is not None:
-            table = pd.concat([table, truth_columns(patterns, truth, dataset, q_threshold)], axis=1)
+        if embedded is not None:
+            table = pd.concat([table, truth_columns(patterns, embedded, dataset, q_threshold)], axis=1)
     else:
         note = motifs.results_note(results) or "modisco-lite found no pattern"
         table = pd.DataFrame([{"pattern": "", "n_seqlets": 0, "matched": False, "own_found": False, "note": note}])
-        if truth is not None:
-            table["motif_fraction"] = motifs.embedded_positions(read_arrays(truth, ("ground_truth",))
-                                                                ["ground_truth"]).mean()
+        if embedded is not None:
+            table["motif_fraction"] = embedded.mean()
     table.insert(0, "own_ids", ",".join(own_ids))
     for i, (key, value) in enumerate(label.items()):
         table.insert(i, key, value)
@@ -103,17 +104,17 @@ def pattern_table(results: str | Path, out: str | Path, *, label: dict[str, Any]
              int(table["matched"].sum()), release, q_threshold)
 
 
-def truth_columns(patterns: list[dict[str, Any]], truth: str | Path, dataset: str | Path,
+def truth_columns(patterns: list[dict[str, Any]], embedded: np.ndarray, dataset: str | Path,
                   q_threshold: float) -> pd.DataFrame:
-    """Per pattern, against the known truth of the synthetic data: the best match in the dataset's own motif pool
-    (its core and background motifs, from the dataset's attributes), its class ("core", "background", "none"),
-    and the mean share of its seqlets' trimmed span on embedded motifs (`seqlet_precision`; `motif_fraction`,
-    the share of all positions that are, is its chance level)."""
+    """Per pattern, against the known truth of the synthetic data (`embedded`, (N, L), the motif positions of
+    the rows modisco-lite saw): the best match in the dataset's own motif pool (its core and background motifs,
+    from the dataset's attributes), its class ("core", "background", "none"), and the mean share of its
+    seqlets' trimmed span on embedded motifs (`seqlet_precision`; `motif_fraction`, the share of all positions
+    that are, is its chance level)."""
     attrs = read_attrs(dataset)
     core, background = (json.loads(attrs[key]) for key in ("core_ids", "background_ids"))  # write_arrays' JSON
     pool = motifs.jaspar_motifs(str(attrs["release"]), ids=core + background)
     matches = motifs.match_patterns(patterns, pool, q_threshold=q_threshold)
-    embedded = motifs.embedded_positions(read_arrays(truth, ("ground_truth",))["ground_truth"])
     precision = [motifs.seqlet_precision(p["seqlets"], motifs.trim_bounds(p["cwm"]), embedded).mean()
                  for p in patterns]
     return pd.DataFrame({"pool_match_id": matches["match_id"], "pool_match_name": matches["match_name"],
@@ -129,34 +130,39 @@ def summary_table(tables: Sequence[str | Path], out: str | Path, patterns_out: s
     the patterns matching background motifs or nothing, and seqlet precision (beside `motif_fraction`, its
     chance level). Writes `out`, and every pattern table stacked to `patterns_out`; returns the summary."""
     frames = [read_tsv(path) for path in tables]
-    rows = []
-    for t in frames:
-        label_columns = list(t.columns[:t.columns.get_loc("own_ids")])
-        found = t[t["n_seqlets"] > 0]
-        row = {c: t[c].iat[0] for c in label_columns}
-        row.update(n_patterns=len(found), n_seqlets=int(found["n_seqlets"].sum()),
-                   n_matched=int(found["matched"].sum()),
-                   top_match=found["match_name"].iat[0] if len(found) and found["matched"].iat[0] else "")
-        own = found[found["own_found"].astype(bool)]
-        no_own = not isinstance(t["own_ids"].iat[0], str)  # no own motif (synthetic data): nothing to find
-        row.update(own_found=None if no_own else bool(len(own)),
-                   own_pattern=int(own.index[0]) + 1 if len(own) else None,
-                   own_rank=int(own["own_rank"].iat[0]) if len(own) else None)
-        if "motif_fraction" in t:
-            core = found[found["truth"] == "core"] if len(found) else found
-            row.update(core_recovered=core["pool_match_id"].map(motifs.base_id).nunique() if len(core) else 0,
-                       patterns_core=len(core),
-                       patterns_background=int((found["truth"] == "background").sum()) if len(found) else 0,
-                       patterns_none=int((found["truth"] == "none").sum()) if len(found) else 0,
-                       seqlet_precision=(found["seqlet_precision"] * found["n_seqlets"]).sum() / row["n_seqlets"]
-                       if row["n_seqlets"] else np.nan,
-                       motif_fraction=float(t["motif_fraction"].iat[0]))
-        row["note"] = "" if len(found) else str(t["note"].iat[0])
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([_summary_row(t) for t in frames])
     write_tsv(pd.concat(frames, ignore_index=True), patterns_out)
     write_tsv(table, out)
     return table
+
+
+def _summary_row(t: pd.DataFrame) -> dict[str, Any]:
+    """The summary of one pattern table (see :func:`summary_table`)."""
+    row = {c: t[c].iat[0] for c in t.columns[:t.columns.get_loc("own_ids")]}
+    found = t[t["n_seqlets"] > 0]
+    has_own = isinstance(t["own_ids"].iat[0], str)  # the synthetic data have no TF of their own
+    if found.empty:
+        row.update(n_patterns=0, n_seqlets=0, n_matched=0, top_match="", own_found=False if has_own else None,
+                   own_pattern=None, own_rank=None)
+    else:
+        own = found[found["own_found"].astype(bool)]
+        row.update(n_patterns=len(found), n_seqlets=int(found["n_seqlets"].sum()),
+                   n_matched=int(found["matched"].sum()),
+                   top_match=found["match_name"].iat[0] if found["matched"].iat[0] else "",
+                   own_found=bool(len(own)) if has_own else None,
+                   own_pattern=int(own.index[0]) + 1 if len(own) else None,
+                   own_rank=int(own["own_rank"].iat[0]) if len(own) else None)
+    if "motif_fraction" in t:
+        truth = found["truth"] if not found.empty else pd.Series(dtype=str)
+        core = found[truth == "core"]
+        row.update(core_recovered=core["pool_match_id"].map(motifs.base_id).nunique() if len(core) else 0,
+                   patterns_core=len(core), patterns_background=int((truth == "background").sum()),
+                   patterns_none=int((truth == "none").sum()),
+                   seqlet_precision=(found["seqlet_precision"] * found["n_seqlets"]).sum() / row["n_seqlets"]
+                   if row["n_seqlets"] else np.nan,
+                   motif_fraction=float(t["motif_fraction"].iat[0]))
+    row["note"] = "" if len(found) else str(t["note"].iat[0])
+    return row
 
 
 def plot_pattern_logos(results: str | Path, patterns: str | Path, out: dict[str, str | Path], *, release: str,
