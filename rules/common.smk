@@ -451,7 +451,12 @@ def motifs_outputs():
 
 
 def motif_pattern_tables(wildcards):
-    """The pattern tables of every unit and map kind of one study folder."""
+    """The pattern tables of every unit and map kind of one study folder (of those the config runs motifs for)."""
+    if wildcards.base not in MOTIF_UNITS:
+        raise ValueError(
+            f"{wildcards.base}/tables/motifs_summary.tsv: the config runs no motif stage there "
+            "(motifs.enabled, with the synthetic or invivo study); ask for one map's outputs by name instead"
+        )
     units = MOTIF_UNITS[wildcards.base]
     return [f"{wildcards.base}/motifs/patterns/{unit}.{kind}.tsv" for unit, kinds in units.items() for kind in kinds]
 

@@ -7,7 +7,7 @@
 # results/consistency/motifs/modisco/<model>.saliency.corrected.h5.
 
 MOTIFS = config["motifs"]
-# the map kinds (gradcorr.studies.motifs.MAP_KINDS, restated: that module imports torch, the DAG process not)
+# the map kinds (gradcorr.studies.motifs.MAP_KINDS, restated: the DAG process imports no numpy)
 SINGLE_KINDS = ["raw", "corrected"]
 ENSEMBLE_KINDS = ["ensemble_raw", "ensemble_corrected"]
 MOTIF_UNITS = motif_units()

@@ -53,3 +53,9 @@ def test_any_model_map_of_the_consistency_study_on_demand(tmp_path):
     stats = run.stdout.split("Job stats:")[-1]
     for rule in ("consistency_evaluate", "motifs_export_model", "motifs_modisco", "motifs_patterns_model"):
         assert re.search(rf"^{rule}\s+1$", stats, re.M), (rule, stats)
+
+
+def test_a_summary_where_the_config_runs_no_motif_stage_is_refused_saying_so(tmp_path):
+    run = snakemake("results/consistency/tables/motifs_summary.tsv", "-n", "--configfile", str(TEST_CONFIG),
+                    cwd=tmp_path)
+    assert run.returncode != 0 and "the config runs no motif stage there" in run.stdout + run.stderr
