@@ -31,6 +31,21 @@ def test_pick_device_says_which_and_refuses_what_is_not_there(caplog):
             pick_device("cuda")
 
 
+def test_cuda_turns_tf32_off(monkeypatch, caplog):
+    """Picked on a machine with CUDA (stood in for here), float32 stays float32: no TF32 convolutions or matmuls."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Stand-in GPU")
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32  # the backend's own setters
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with caplog.at_level(logging.INFO, logger="gradcorr.workflow.runtime"):
+            assert pick_device("auto").type == "cuda"
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+    assert "device: cuda (Stand-in GPU), TF32 off" in caplog.text
+
+
 def test_setup_logging_writes_the_rules_log_file(tmp_path):
     path = tmp_path / "logs" / "job.log"
     setup_logging(path)
