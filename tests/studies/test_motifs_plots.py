@@ -1,4 +1,4 @@
-"""Figures of the TF-MoDISco stage: the trimming rule, PPMs in bits, and the per-pattern logo grid."""
+"""Figures of the TF-MoDISco stage: PPMs in bits, and the per-pattern logo grid."""
 
 import matplotlib.pyplot as plt
 import numpy as np
