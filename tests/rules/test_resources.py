@@ -28,6 +28,8 @@ def test_slurm_profile_requests_a_gpu_for_training_and_scales_memory_with_the_co
     assert train["gpu"] == "1" and train["cpus_per_task"] == "4"
     assert "gpu" not in download and download["cpus_per_task"] == "1"  # downloads run on the submit host
     assert small["synthetic_evaluate"][0]["gpu"] == "1" and small["invivo_train"][0]["gpu"] == "1"
+    modisco = small["motifs_modisco"][0]  # CPU threads (numba), no GPU
+    assert "gpu" not in modisco and modisco["cpus_per_task"] == "4"
     larger = slurm_dry_run(tmp_path, invivo + "synthetic: {n_positive: 5000, n_negative: 5000}\n"
                                               "models: {trials: 3}\ntraining: {max_epochs: 20}\n")
     big = larger["synthetic_train"][0]
