@@ -1,5 +1,6 @@
 """The workflow through its command line, as the tests run it: the repository, the test config and `snakemake`."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,3 +13,17 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run snakemake in `cwd` with `args`; its output captured."""
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def study_run(workdir: Path, study: str) -> subprocess.CompletedProcess:
+    """The test config run end to end in `workdir` with `studies: [study]`; it must succeed."""
+    (workdir / "study.yaml").write_text(f"studies: [{study}]\n")
+    run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), "study.yaml", cwd=workdir)
+    assert run.returncode == 0, run.stderr[-5000:]
+    return run
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> jobs, from the job stats table of a (dry) run's output."""
+    stats = output[output.index("Job stats"):]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 import torch
-from workflow_cli import TEST_CONFIG, snakemake
+from workflow_cli import study_run
 
 from gradcorr.angles import pooled_mean_sd
 from gradcorr.data.io import read_arrays
@@ -12,9 +12,7 @@ from gradcorr.data.io import read_arrays
 @pytest.fixture(scope="module")
 def angle_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("angle_training")
-    (workdir / "study.yaml").write_text("studies: [angle_training]\n")
-    run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), "study.yaml", cwd=workdir)
-    assert run.returncode == 0, run.stderr[-5000:]
+    study_run(workdir, "angle_training")
     return workdir / "results" / "angle_training"
 
 

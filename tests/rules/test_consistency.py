@@ -1,31 +1,22 @@
 """The consistency study through the Snakemake command line, on config/test.yaml's small grid."""
 
-import re
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from workflow_cli import TEST_CONFIG, snakemake
+from workflow_cli import TEST_CONFIG, job_counts, snakemake, study_run
 
 from gradcorr.data.synthetic import read_dataset
 from gradcorr.kld import kmer_counts, kmer_kld
 from gradcorr.metrics import attribution_snr
 
 
-def job_counts(output: str) -> dict[str, int]:
-    """Rule -> jobs, from the job stats table of a (dry) run."""
-    stats = output[output.index("Job stats"):]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-
-
 @pytest.fixture(scope="module")
 def consistency_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("consistency")
-    (workdir / "study.yaml").write_text("studies: [consistency]\n")
-    run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), "study.yaml", cwd=workdir)
-    assert run.returncode == 0, run.stderr[-5000:]
+    study_run(workdir, "consistency")
     return workdir
 
 

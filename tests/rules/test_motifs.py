@@ -1,31 +1,29 @@
 """rules/motifs.smk: which jobs the motif stage adds (dry runs through the Snakemake command line, on
 config/test.yaml); the stage itself runs end to end in tests/rules/test_synthetic.py and test_invivo.py."""
 
-import re
 
 import pytest
 import yaml
-from workflow_cli import TEST_CONFIG, snakemake
+from workflow_cli import TEST_CONFIG, job_counts, snakemake
 
 
-def job_counts(tmp_path, override: dict) -> dict[str, int]:
-    """The job of each rule a dry run of the test config, with `override` laid over it, would run."""
+def dry_run_jobs(tmp_path, override: dict) -> dict[str, int]:
+    """The jobs of each rule a dry run of the test config, with `override` laid over it, would run."""
     (tmp_path / "override.yaml").write_text(yaml.safe_dump(override))
     run = snakemake("-n", "--quiet", "rules", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    stats = run.stdout.split("Job stats:")[-1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+    return job_counts(run.stdout)
 
 
 def test_the_switch_turns_the_stage_off(tmp_path):
-    jobs = job_counts(tmp_path, {"motifs": {"enabled": False}})
+    jobs = dry_run_jobs(tmp_path, {"motifs": {"enabled": False}})
     assert jobs["synthetic_evaluate"] == 16 and not [rule for rule in jobs if rule.startswith("motifs_")]
 
 
 def test_trials_and_methods_of_the_synthetic_study(tmp_path):
     """Each model type's first `trials` trials (at most those trained) and each listed method the study computes:
     one export per map, a modisco run, pattern table and logo figure per map kind, one summary."""
-    jobs = job_counts(tmp_path, {"models": {"trials": 2},
+    jobs = dry_run_jobs(tmp_path, {"models": {"trials": 2},
                                  "evaluation": {"methods": ["saliency", "smoothgrad"]},
                                  "motifs": {"trials": 3, "methods": ["saliency", "smoothgrad", "expected_gradients"]}})
     maps = 4 * 2 * 2  # model types x trials x methods
@@ -50,9 +48,9 @@ def test_any_model_map_of_the_consistency_study_on_demand(tmp_path):
     target = "results/consistency/motifs/patterns/mixup_bn_exp_d0.1_1.saliency.corrected.tsv"
     run = snakemake(target, "-n", "--quiet", "rules", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    stats = run.stdout.split("Job stats:")[-1]
+    jobs = job_counts(run.stdout)
     for rule in ("consistency_evaluate", "motifs_export_model", "motifs_modisco", "motifs_patterns_model"):
-        assert re.search(rf"^{rule}\s+1$", stats, re.M), (rule, stats)
+        assert jobs[rule] == 1, (rule, jobs)
 
 
 def test_a_summary_where_the_config_runs_no_motif_stage_is_refused_saying_so(tmp_path):

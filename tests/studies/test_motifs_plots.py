@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from gradcorr.studies.motifs_plots import fig_pattern_logos, information_matrix
+from gradcorr.studies.motifs_plots import fig_pattern_logos
 from gradcorr.studies.plotting import save_figure
 
 
@@ -32,18 +32,6 @@ def _patterns() -> list[dict]:
         {"pattern": "neg_patterns.pattern_0", "n_seqlets": 31, "cwm": -_cwm([0.0, 0.2, 0.9, 0.8, 0.1, 0.0]),
          "ppm": ppm, "match_name": None, "match_id": None, "match_q": None, "match_ppm": None},
     ]
-
-
-def test_information_matrix_in_bits():
-    info = information_matrix(np.array([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 1.0, 0.0], [0.5, 0.5, 0.0, 0.0]]))
-    assert list(info.columns) == ["A", "C", "G", "T"]
-    # probability -> information in logomaker adds no pseudocount (only a ~1e-308 guard in the log): exact bits
-    np.testing.assert_allclose(info.sum(axis=1).to_numpy(), [0.0, 2.0, 1.0], atol=1e-6)
-    np.testing.assert_allclose(info.iloc[1].to_numpy(), [0.0, 0.0, 2.0, 0.0], atol=1e-6)
-    np.testing.assert_allclose(info.iloc[2].to_numpy(), [0.5, 0.5, 0.0, 0.0], atol=1e-6)
-    # a column a rounding error away from uniform must not make logomaker reject a negative information
-    near = np.full((1, 4), 0.25) + np.array([[1e-12, -1e-12, 3e-13, -3e-13]])
-    assert information_matrix(near).to_numpy().min() >= 0
 
 
 def test_pattern_logos_grid_and_no_match(tmp_path):

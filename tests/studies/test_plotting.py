@@ -1,10 +1,12 @@
-"""What every study's figures share: the paper's model names, and figures saved atomically and reproducibly."""
+"""What every study's figures share: the paper's model names, probabilities as bits, and figures saved atomically and
+reproducibly."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from matplotlib.artist import Artist
 
-from gradcorr.studies.plotting import model_type_label, save_figure
+from gradcorr.studies.plotting import information_matrix, model_type_label, save_figure
 
 
 def test_model_types_get_the_papers_names():
@@ -42,3 +44,15 @@ def test_a_failed_save_leaves_no_file(tmp_path):
         save_figure(fig, tmp_path / "f.pdf", tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []  # not even a temporary file
     plt.close(fig)
+
+
+def test_information_matrix_in_bits():
+    info = information_matrix(np.array([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 1.0, 0.0], [0.5, 0.5, 0.0, 0.0]]))
+    assert list(info.columns) == ["A", "C", "G", "T"]
+    # probability -> information in logomaker adds no pseudocount (only a ~1e-308 guard in the log): exact bits
+    np.testing.assert_allclose(info.sum(axis=1).to_numpy(), [0.0, 2.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(info.iloc[1].to_numpy(), [0.0, 0.0, 2.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(info.iloc[2].to_numpy(), [0.5, 0.5, 0.0, 0.0], atol=1e-6)
+    # a column a rounding error away from uniform must not make logomaker reject a negative information
+    near = np.full((1, 4), 0.25) + np.array([[1e-12, -1e-12, 3e-13, -3e-13]])
+    assert information_matrix(near).to_numpy().min() >= 0

@@ -236,11 +236,11 @@ def study_tables(metrics: list[str | Path], summaries: list[str | Path], out: di
     write_tsv(models, out["models"])
     write_tsv(arms, out["arms"])
     write_tsv(sweep_table(arms, "init_sigma"), out["init_sweep"])
-    write_tsv(sweep_table(arms, "angle_lambda"), out["angle_penalty"])
+    penalty = sweep_table(arms, "angle_lambda")
+    write_tsv(penalty, out["angle_penalty"])
     write_tsv(comparison_table(arms), out["comparison"])
     histograms = angle_histograms(summaries)
-    penalty_arms = set(sweep_table(arms, "angle_lambda")["arm"])
-    write_tsv(histograms[histograms["arm"].isin(penalty_arms)], out["histograms"])
+    write_tsv(histograms[histograms["arm"].isin(set(penalty["arm"]))], out["histograms"])
     failed = models[models["failed"] != ""]
     for _, row in failed.iterrows():
         log.warning("%s failed: %s", row["model"], row["failed"])

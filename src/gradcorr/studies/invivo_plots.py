@@ -17,7 +17,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gradcorr.correction import correct, simplex_angle  # noqa: E402
-from gradcorr.studies.plotting import LETTERS, THRESHOLD_COLORS, angle_bars, logo, model_type_label  # noqa: E402
+from gradcorr.studies.plotting import (  # noqa: E402
+    LETTERS,
+    THRESHOLD_COLORS,
+    angle_bars,
+    information_matrix,
+    logo,
+    model_type_label,
+)
 
 
 def fig_angle_reduction(densities: pd.DataFrame, reductions: pd.DataFrame, model_type: str) -> plt.Figure:
@@ -88,15 +95,11 @@ def attribution_window(ensemble: np.ndarray, x: np.ndarray, window: int) -> tupl
 
 def jaspar_motif(jaspar_id: str, release: str) -> pd.DataFrame:
     """A JASPAR motif (read offline through pyjaspar) as an information matrix, rows positions, columns ACGT."""
-    from pyjaspar import jaspardb
+    from gradcorr.motifs import jaspar_motifs
 
-    motif = jaspardb(release=release).fetch_motif_by_id(jaspar_id)
-    if motif is None:
-        raise ValueError(f"JASPAR motif {jaspar_id} not found in {release}")
-    counts = pd.DataFrame({b: np.asarray(motif.counts[b], dtype=float) for b in LETTERS})
-    probs = counts.div(counts.sum(axis=1), axis=0)
-    info = logomaker.transform_matrix(probs, from_type="probability", to_type="information")
-    info.attrs["name"] = f"{motif.name} ({jaspar_id}, {release})"
+    motif = jaspar_motifs(release, ids=[jaspar_id]).iloc[0]
+    info = information_matrix(motif["pwm"].T)
+    info.attrs["name"] = f"{motif['name']} ({jaspar_id}, {release})"
     return info
 
 

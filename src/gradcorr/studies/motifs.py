@@ -22,6 +22,7 @@ import pandas as pd
 from gradcorr import motifs, tracks
 from gradcorr.correction import correct
 from gradcorr.data.io import read_arrays, read_attrs, read_tsv, write_tsv
+from gradcorr.data.synthetic import reverse_complement
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +183,15 @@ def plot_pattern_logos(results: str | Path, patterns: str | Path, out: dict[str,
         rows.append({**p, "match_name": match["match_name"] if matched else None,
                      "match_id": match["match_id"] if matched else None,
                      "match_q": float(match["match_q"]) if matched else None,
-                     "match_ppm": _oriented(known.at[match["match_id"], "pwm"].T, match["match_strand"])
+                     "match_ppm": _on_strand(known.at[match["match_id"], "pwm"], match["match_strand"]).T
                      if matched else None})
     fig = motifs_plots.fig_pattern_logos(rows, title)
     plotting.save_figure(fig, out["pdf"], out["png"])
 
 
-def _oriented(ppm: np.ndarray, strand: str) -> np.ndarray:
-    """A (w, 4) ACGT matrix on the strand TOMTOM aligned the pattern with ("-": its reverse complement)."""
-    return ppm[::-1, ::-1] if strand == "-" else ppm
+def _on_strand(pwm: np.ndarray, strand: str) -> np.ndarray:
+    """A (4, w) ACGT matrix on the strand TOMTOM aligned the pattern with ("-": its reverse complement)."""
+    return reverse_complement(pwm) if strand == "-" else pwm
 
 
 def write_tracks(ensemble: str | Path, dataset: str | Path, chrom_sizes: str | Path,

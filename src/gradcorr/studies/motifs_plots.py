@@ -11,31 +11,13 @@ matplotlib.use("Agg")
 import logomaker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from gradcorr.motifs import trim_bounds  # noqa: E402
-from gradcorr.studies.plotting import LETTERS, logo  # noqa: E402
+from gradcorr.studies.plotting import information_matrix, logo  # noqa: E402
 
 ROW_HEIGHT = 2.2  # inches per pattern
 FIG_WIDTH = 12.0
-UNIFORM_TOL = 1e-6  # rows this close to uniform carry no information; logomaker's sum can round below zero
-
-
-def information_matrix(ppm: np.ndarray) -> pd.DataFrame:
-    """A (W, 4) probability matrix as a logomaker information matrix (bits), columns A C G T.
-
-    Rows are clipped at zero and renormalised first (logomaker would print a warning and renormalise), and rows
-    within UNIFORM_TOL of uniform are made exactly uniform: their information is zero, and logomaker's rounding
-    could otherwise make it slightly negative, which it rejects.
-    """
-    probs = np.clip(np.asarray(ppm, dtype=float), 0.0, None)
-    sums = probs.sum(axis=1, keepdims=True)
-    probs = np.divide(probs, sums, out=np.full_like(probs, 1.0 / probs.shape[1]), where=sums > 0)
-    near_uniform = np.all(np.abs(probs - 1.0 / probs.shape[1]) < UNIFORM_TOL, axis=1)
-    probs[near_uniform] = 1.0 / probs.shape[1]
-    frame = pd.DataFrame(probs, columns=list(LETTERS[: probs.shape[1]]))
-    return logomaker.transform_matrix(frame, from_type="probability", to_type="information")
 
 
 def _match_label(pattern: dict) -> str:

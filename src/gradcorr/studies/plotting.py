@@ -1,5 +1,5 @@
 """What the figures of every study share: matplotlib without a display, the names and colours of
-methods and model types, sequence logos, angle bars, and saving a figure.
+methods and model types, sequence logos, probabilities as bits, angle bars, and saving a figure.
 
 Each study's figures are in its own module (`synthetic_plots`, `invivo_plots`, `consistency_plots`);
 each function there returns a matplotlib Figure, and the stages save it with `save_figure`.
@@ -25,6 +25,7 @@ MODEL_COLORS = {"cnn_shallow_relu": "tab:blue", "cnn_shallow_exp": "tab:orange",
                 "cnn_deep_relu": "tab:green", "cnn_deep_exp": "tab:red"}
 LETTERS = "ACGT"
 THRESHOLD_COLORS = ("tab:blue", "tab:orange", "tab:red")
+UNIFORM_TOL = 1e-6  # rows this close to uniform carry no information; logomaker's sum can round below zero
 
 
 def model_type_label(key: str) -> str:
@@ -41,6 +42,22 @@ def logo(ax: plt.Axes, values: np.ndarray, start: int) -> None:
                          index=np.arange(start, start + values.shape[1]))
     logomaker.Logo(frame, ax=ax, color_scheme="classic")
     ax.axhline(0, color="black", lw=0.5)
+
+
+def information_matrix(ppm: np.ndarray) -> pd.DataFrame:
+    """A (W, 4) probability matrix as a logomaker information matrix (bits), columns A C G T.
+
+    Rows are clipped at zero and renormalised first (logomaker would print a warning and renormalise), and rows
+    within UNIFORM_TOL of uniform are made exactly uniform: their information is zero, and logomaker's rounding
+    could otherwise make it slightly negative, which it rejects.
+    """
+    probs = np.clip(np.asarray(ppm, dtype=float), 0.0, None)
+    sums = probs.sum(axis=1, keepdims=True)
+    probs = np.divide(probs, sums, out=np.full_like(probs, 1.0 / probs.shape[1]), where=sums > 0)
+    near_uniform = np.all(np.abs(probs - 1.0 / probs.shape[1]) < UNIFORM_TOL, axis=1)
+    probs[near_uniform] = 1.0 / probs.shape[1]
+    frame = pd.DataFrame(probs, columns=list(LETTERS[: probs.shape[1]]))
+    return logomaker.transform_matrix(frame, from_type="probability", to_type="information")
 
 
 def angle_bars(ax: plt.Axes, positions: np.ndarray, angle: np.ndarray) -> None:
