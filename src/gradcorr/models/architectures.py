@@ -142,22 +142,39 @@ def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: f
     return _init_keras(model)
 
 
-def _he_normal_(weight: torch.Tensor) -> None:
+def _he_normal_(weight: torch.Tensor, generator: torch.Generator | None = None) -> None:
     """Keras 2 he_normal: truncated normal at 2 sd, sd = sqrt(2 / fan_in)."""
     fan_in = weight[0].numel()
     std = math.sqrt(2.0 / fan_in)
-    nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+    nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std, generator=generator)
 
 
-def _init_keras(model: nn.Sequential) -> nn.Sequential:
-    """He-normal hidden kernels, Glorot-uniform output kernel, zero biases (Keras defaults)."""
+def _init_keras(model: nn.Sequential, generator: torch.Generator | None = None) -> nn.Sequential:
+    """He-normal hidden kernels, Glorot-uniform output kernel, zero biases (Keras defaults); drawn from
+    `generator`, or torch's global one."""
     layers = [m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))]
-    for layer in layers[:-1]:
-        _he_normal_(layer.weight)
-        nn.init.zeros_(layer.bias)
-    nn.init.xavier_uniform_(layers[-1].weight)
-    nn.init.zeros_(layers[-1].bias)
+    with torch.no_grad():
+        for layer in layers[:-1]:
+            _he_normal_(_trained_weight(layer), generator)
+            nn.init.zeros_(layer.bias)
+        nn.init.xavier_uniform_(_trained_weight(layers[-1]), generator=generator)
+        nn.init.zeros_(layers[-1].bias)
     return model
+
+
+def _trained_weight(layer: nn.Module) -> torch.Tensor:
+    """The kernel a layer trains: the unconstrained one of a parametrised layer (`constrain_first_layer`)."""
+    found = getattr(getattr(layer, "parametrizations", None), "weight", None)
+    return found.original if found is not None else layer.weight
+
+
+def reinitialize(model: nn.Sequential, generator: torch.Generator) -> nn.Sequential:
+    """Fresh weights in place, drawn from `generator` as `build_model` draws a new model's (He-normal hidden
+    kernels, a Glorot-uniform output kernel, zero biases); every BatchNorm back to its initial state."""
+    for layer in model:
+        if isinstance(layer, nn.BatchNorm1d):
+            layer.reset_parameters()
+    return _init_keras(model, generator)
 
 
 def normal_init_(model: nn.Sequential, sigma: float) -> nn.Sequential:

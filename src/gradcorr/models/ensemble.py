@@ -11,13 +11,15 @@ member computes exactly what it computes alone.
 `train_ensemble` runs the published protocol for every member at once: its own data order and
 dropout masks (generators seeded by its own seed, drawn as `training.train` draws them), its own
 BatchNorm statistics, Adam moments, plateau learning rate and early stopping (a stopped member's
-updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass.
+updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass; the
+training schedule's phases (`training.Phase`) and the epoch hooks as `training.train` runs them.
 The result equals training each member alone with `training.train` up to float rounding (tested), and
 members come back as ordinary models.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -28,14 +30,23 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrize import type_before_parametrizations
 
-from gradcorr.models.architectures import Exp, KerasFlatten, SimplexConv1d, ZeroMeanKernel, fold_batchnorm
+from gradcorr.models.architectures import Exp, KerasFlatten, SimplexConv1d, ZeroMeanKernel, fold_batchnorm, reinitialize
 from gradcorr.models.regularizers import angle_norms, training_saliency
-from gradcorr.models.training import KerasSchedule, NonFiniteLossError, TrainConfig, validation_auroc
+from gradcorr.models.training import (
+    RESTART_SEED_OFFSET,
+    EpochHook,
+    KerasSchedule,
+    NonFiniteLossError,
+    TrainConfig,
+    phase_starting,
+    run_hooks,
+    validation_auroc,
+)
 
 log = logging.getLogger(__name__)
 
 SAME_ACROSS_MEMBERS = ("max_epochs", "batch_size", "learning_rate", "lr_schedule", "lr_factor", "lr_patience",
-                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2")
+                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2", "phases")
 
 
 def _padded(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,6 +204,14 @@ class EnsembleCNN(nn.Module):
             noise[:, m, : widths[m]] = torch.empty(shape, dtype=h.dtype, device=h.device).bernoulli_(1 - p, generator=g)
         return (per * noise.div_(1 - p)).reshape(h.shape)
 
+    def set_dropout(self, rate: float) -> None:
+        """Set every dropout before the dense head to `rate` (`training.set_dropout` for the members)."""
+        for kind, spec in self.layers:
+            if kind == "flatten":
+                break
+            if kind == "dropout":
+                spec["p"] = rate
+
     def grad_masks(self) -> dict[str, torch.Tensor]:
         """Parameter name -> mask of its real (unpadded) entries."""
         return {name: getattr(self, f"{name}_mask") for name, _ in self.named_parameters()}
@@ -299,10 +318,14 @@ def _l2_members(model: EnsembleCNN) -> torch.Tensor:
 def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_train: torch.Tensor,
                    x_valid: torch.Tensor, y_valid: torch.Tensor, configs: Sequence[TrainConfig],
                    device: torch.device | str = "cpu", names: Sequence[str] | None = None,
-                   group: int | None = None, keep_going: bool = False,
-                   ) -> tuple[list[nn.Sequential | None], list[list[dict]]]:
+                   group: int | None = None, keep_going: bool = False, hooks: Sequence[EpochHook] = (),
+                   keep_last: bool = False,
+                   ) -> (tuple[list[nn.Sequential | None], list[list[dict]]]
+                         | tuple[list[nn.Sequential | None], list[list[dict]], list[nn.Sequential | None]]):
     """Train every member as `training.train` would alone (config k's seed for its data order and dropout);
-    returns the members (ordinary models, best epochs restored, on the CPU) and their histories.
+    returns the members (ordinary models, best epochs restored, on the CPU) and their histories; with
+    `keep_last`, also copies of the members as the last epoch left them. `hooks` score every member after
+    each epoch (and before the first), as in `training.train`.
 
     `group` caps the members trained at once (one vectorised model per group of consecutive members):
     memory grows with the group, not with the number of members. On a CPU, groups of about 10 are
@@ -316,15 +339,10 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     k = len(members)
     names = list(names) if names is not None else [f"member {i}" for i in range(k)]
     if group is not None and k > group:
-        trained: list[nn.Sequential] = []
-        histories: list[list[dict]] = []
-        for i in range(0, k, group):
-            part = slice(i, i + group)
-            t, h = train_ensemble(members[part], x_train, y_train, x_valid, y_valid, configs[part], device,
-                                  names[part], keep_going=keep_going)
-            trained += t
-            histories += h
-        return trained, histories
+        parts = [train_ensemble(members[i:i + group], x_train, y_train, x_valid, y_valid, configs[i:i + group],
+                                device, names[i:i + group], keep_going=keep_going, hooks=hooks, keep_last=keep_last)
+                 for i in range(0, k, group)]
+        return tuple([m for part in parts for m in part[j]] for j in range(len(parts[0])))
     device = torch.device(device)
     config = _check_configs(configs)
     model = EnsembleCNN(members).to(device)
@@ -338,16 +356,38 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     schedules = [KerasSchedule(c) for c in configs]
     lr = torch.full((k,), config.learning_rate, dtype=torch.float64)
     active = torch.ones(k, dtype=torch.bool)
-    histories: list[list[dict]] = [[] for _ in range(k)]
+    histories: list[list[dict]] = [[{"epoch": 0, **row}] for row in run_hooks(hooks, model, k)] if hooks else \
+        [[] for _ in range(k)]
     best = [(-math.inf, 0) for _ in range(k)]
     best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
     completed = [False] * k
+    passes = 2 if config.regularizer.name == "angle" else 1  # the penalty's saliency pass counts a batch too
+    tracked = torch.zeros(k, dtype=torch.long)  # BatchNorm's batch count of each member
+    best_tracked = tracked.clone()
+    train_mode = True
 
     for epoch in range(1, config.max_epochs + 1):
         if not active.any():
             break
         start = time.perf_counter()
-        model.train()
+        phase = phase_starting(config.phases, epoch)
+        if phase is not None:
+            if phase.restart:  # each member redrawn as training.train redraws it alone
+                fresh = EnsembleCNN([reinitialize(copy.deepcopy(member), torch.Generator().manual_seed(
+                    c.seed + RESTART_SEED_OFFSET)) for member, c in zip(members, configs)])
+                model.load_state_dict(fresh.state_dict())
+                optimizer = MemberAdam(params, {n: m.to(device) for n, m in model.grad_masks().items()})
+                tracked.zero_()
+            lr.fill_(phase.learning_rate or config.learning_rate)
+            for schedule in schedules:
+                schedule.start_phase(float(lr[0]))
+            if phase.dropout is not None:
+                model.set_dropout(phase.dropout)
+            train_mode = phase.train_mode
+            log.info("epoch %d: a phase starts (learning rate %.1e, dropout %s, %s%s)", epoch, float(lr[0]),
+                     "as built" if phase.dropout is None else phase.dropout,
+                     "training mode" if train_mode else "inference mode", ", fresh weights" if phase.restart else "")
+        model.train(train_mode)
         orders = torch.stack([torch.randperm(n, generator=g) for g in order_rngs])  # (K, N)
         total = torch.zeros(k, dtype=torch.float64)
         seen = 0
@@ -386,18 +426,26 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
             else:
                 raise NonFiniteLossError(f"{names[m]}: {why}; no epoch completed, so no model is written")
 
+        if train_mode:
+            tracked += active.long() * n_batches * passes
         p_valid = predict_members(model, x_valid)
         seconds = time.perf_counter() - start
+        if hooks:
+            start = time.perf_counter()
+            scores = run_hooks(hooks, model, k)
+            hook_seconds = time.perf_counter() - start
         for m in torch.nonzero(active).flatten().tolist():
             p = p_valid[:, m]
             val_loss = float(F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y_valid.to(p.dtype).reshape(-1)))
             val_auroc = validation_auroc(y_valid, p)
             histories[m].append({"epoch": epoch, "loss": float(total[m] / seen), "val_loss": val_loss,
-                                 "val_auroc": val_auroc, "lr": float(lr[m]), "seconds": seconds})
+                                 "val_auroc": val_auroc, "lr": float(lr[m]), "seconds": seconds,
+                                 **({**scores[m], "hook_seconds": hook_seconds} if hooks else {})})
             completed[m] = True
             improved, new_lr, stop = schedules[m].update(val_auroc)
             if improved:
                 best[m] = (val_auroc, epoch)
+                best_tracked[m] = tracked[m]
                 for key, value in model.state_dict().items():
                     if value.dim() and value.shape[0] == k:
                         best_state[key][m] = value[m]
@@ -411,6 +459,10 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
         log.info("epoch %d/%d: %d of %d members active; val_auroc %.4f-%.4f (%.1f s)", epoch, config.max_epochs,
                  int(active.sum()), k, min(aurocs), max(aurocs), seconds)
 
+    lasts: list[nn.Sequential | None] = []
+    if keep_last:
+        for m, member in enumerate(members):
+            lasts.append(copy.deepcopy(_member(model, m, member, tracked[m])) if completed[m] else None)
     model.load_state_dict(best_state)
     out: list[nn.Sequential | None] = []
     for m, member in enumerate(members):
@@ -419,11 +471,16 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
             continue
         if not completed[m]:
             raise NonFiniteLossError(f"{names[m]}: no epoch produced a finite validation AUROC")
-        member.load_state_dict(model.member_state(m, member))
-        passes = 2 if config.regularizer.name == "angle" else 1  # the penalty's saliency pass counts a batch too
-        for layer in member:  # BatchNorm's batch count at the restored epoch, as in single training
-            if isinstance(layer, nn.BatchNorm1d):
-                layer.num_batches_tracked.fill_(best[m][1] * n_batches * passes)
-        out.append(member.cpu().eval())
+        out.append(_member(model, m, member, best_tracked[m]))
         log.info("%s: restored epoch %d (validation AUROC %.4f)", names[m], best[m][1], best[m][0])
-    return out, histories
+    return (out, histories, lasts) if keep_last else (out, histories)
+
+
+def _member(model: EnsembleCNN, m: int, template: nn.Sequential, batches: torch.Tensor) -> nn.Sequential:
+    """Member m of a trained ensemble as an ordinary model in eval mode on the CPU (`template` holds its shape;
+    it is loaded in place), with BatchNorm's batch count `batches` as single training counts it."""
+    template.load_state_dict(model.member_state(m, template))
+    for layer in template:
+        if isinstance(layer, nn.BatchNorm1d):
+            layer.num_batches_tracked.fill_(int(batches))
+    return template.cpu().eval()

@@ -5,6 +5,11 @@ after `lr_patience` epochs without a validation-AUROC gain of more than `lr_min_
 stops after `early_stopping_patience` epochs without any gain, and the best epoch's weights are
 restored. The consistency paper's Appendix B states less (Adam at its defaults, the best validation
 epoch kept): `lr_schedule="constant"`, `early_stopping_patience=None` and `l2=0` give that protocol.
+
+A training schedule (`TrainConfig.phases`, each a `Phase`) changes the learning rate, the dropout rate
+and the layers' mode from one epoch to the next: the regularization-saliency paper's two-phase regime
+(Labelson, Tripathy & Koo, section 5) is one. Epoch hooks score the model after every epoch (and once
+before the first), into its history: see `gradcorr.monitor` for the scores of the studies.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from gradcorr.models.architectures import l2_penalty
+from gradcorr.models.architectures import KerasFlatten, l2_penalty, reinitialize
 from gradcorr.models.regularizers import RegularizerConfig, SpectralNorm, batch_loss
 
 log = logging.getLogger(__name__)
@@ -29,8 +35,74 @@ log = logging.getLogger(__name__)
 LR_SCHEDULES = ("plateau", "constant")
 
 
+# A hook scores a model after an epoch: called with a module in any mode (it must leave the mode and weights as
+# it found them, and draw no random numbers from torch's global generator) that maps inputs (B, members*A, L)
+# to logits (B, members), and the number of members; returns one dict of scores per member.
+EpochHook = Callable[[nn.Module, int], list[dict[str, float]]]
+RESTART_SEED_OFFSET = 2  # a restarting phase draws its weights from seed + 2 (seed + 1 is the regularizer's)
+
+
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss before any epoch completed."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a training schedule (`TrainConfig.phases`).
+
+    `epochs` is its length (None: to `max_epochs`, the last phase only); `learning_rate` its rate (None:
+    the config's); `dropout` the rate of every dropout layer before the dense head, the "r" of the
+    regularization-saliency paper (None: as built); `train_mode` False trains with every layer in inference
+    mode (no dropout at all, BatchNorm on its running statistics, which stay fixed), as the authors' code
+    trains its first phase; `restart` draws fresh weights (seeded from the config's seed) and a fresh Adam
+    state when the phase starts, as the authors' code starts its second phase.
+    """
+
+    epochs: int | None = None
+    learning_rate: float | None = None
+    dropout: float | None = None
+    train_mode: bool = True
+    restart: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"a phase lasts at least one epoch; got epochs={self.epochs}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError(f"a phase's learning_rate must be > 0; got {self.learning_rate}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ValueError(f"a phase's dropout must be in [0, 1); got {self.dropout}")
+
+
+def check_phases(phases: Sequence[Phase], max_epochs: int) -> None:
+    """ValueError unless the phases fit `max_epochs`: only the last may leave `epochs` open, and the fixed
+    lengths may not exceed it (a schedule cut short by `max_epochs` is an error, not a silent change)."""
+    if any(p.epochs is None for p in phases[:-1]):
+        raise ValueError("only the last phase may leave its epochs open (it runs to max_epochs)")
+    fixed = sum(p.epochs or 0 for p in phases)
+    if fixed > max_epochs or (phases and phases[-1].epochs is not None and fixed != max_epochs):
+        raise ValueError(f"the phases last {fixed} epochs but max_epochs is {max_epochs}; they must add up to it "
+                         "(or leave the last phase's epochs open)")
+
+
+def phase_starting(phases: Sequence[Phase], epoch: int) -> Phase | None:
+    """The phase that starts at this 1-based epoch, or None when none does."""
+    start = 1
+    for phase in phases:
+        if epoch == start:
+            return phase
+        if phase.epochs is None:
+            return None
+        start += phase.epochs
+    return None
+
+
+def set_dropout(model: nn.Module, rate: float) -> None:
+    """Set every dropout layer before the dense head (the first `KerasFlatten`) to `rate`, in place."""
+    for layer in model:
+        if isinstance(layer, KerasFlatten):
+            break
+        if isinstance(layer, nn.Dropout):
+            layer.p = rate
 
 
 @dataclass(frozen=True)
@@ -55,6 +127,10 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 50
     regularizer: RegularizerConfig = RegularizerConfig()
+    phases: tuple[Phase, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_phases(self.phases, self.max_epochs)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -65,6 +141,7 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {kwargs['lr_schedule']!r}")
         if isinstance(kwargs.get("regularizer"), dict):
             kwargs["regularizer"] = RegularizerConfig(**kwargs["regularizer"])
+        kwargs["phases"] = tuple(p if isinstance(p, Phase) else Phase(**p) for p in kwargs.get("phases") or ())
         return cls(**kwargs)
 
 
@@ -82,6 +159,10 @@ class KerasSchedule:
         self.lr = config.learning_rate
         self.best = self.lr_best = -math.inf
         self.wait = self.lr_wait = 0
+
+    def start_phase(self, lr: float) -> None:
+        """A phase starts at rate `lr`: the plateau count restarts (the best metric and the patience do not)."""
+        self.lr, self.lr_wait = lr, 0
 
     def update(self, metric: float) -> tuple[bool, float, bool]:
         """Feed one epoch's metric; returns (new best, learning rate for the next epoch, stop now)."""
@@ -121,15 +202,28 @@ def validation_auroc(y: torch.Tensor, p: torch.Tensor) -> float:
     return float(roc_auc_score(y_np, p_np)) if np.isfinite(p_np).all() else float("nan")
 
 
+def run_hooks(hooks: Sequence[EpochHook], model: nn.Module, members: int) -> list[dict[str, float]]:
+    """Every hook's scores of each member, merged: one dict per member."""
+    rows: list[dict[str, float]] = [{} for _ in range(members)]
+    for hook in hooks:
+        for row, scores in zip(rows, hook(model, members), strict=True):
+            row.update(scores)
+    return rows
+
+
 def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_valid: torch.Tensor,
           y_valid: torch.Tensor, config: TrainConfig, device: torch.device | str = "cpu",
-          ) -> tuple[nn.Module, list[dict]]:
-    """Train `model` in place and return it with the best epoch's weights and its per-epoch history.
+          hooks: Sequence[EpochHook] = (), keep_last: bool = False,
+          ) -> tuple[nn.Module, list[dict]] | tuple[nn.Module, list[dict], nn.Module]:
+    """Train `model` in place and return it with the best epoch's weights and its per-epoch history; with
+    `keep_last`, also a copy of the model as the last epoch left it.
 
     Data are (N, A, L) float tensors and (N, 1) labels; they stay on the CPU and go to `device` a batch
-    at a time. Shuffling and dropout draw from generators seeded by `config.seed`. A non-finite loss
-    stops training: the best completed epoch is kept (and the stop is recorded in the history), or
-    NonFiniteLossError is raised when no epoch completed, so no broken weights are ever returned.
+    at a time. Shuffling and dropout draw from generators seeded by `config.seed`. `config.phases` change
+    the learning rate, dropout and mode as they start (`Phase`). Each of `hooks` scores the model after
+    every epoch, and once before the first (a history row of epoch 0), into the epoch's row of the history.
+    A non-finite loss stops training: the best completed epoch is kept (and the stop is recorded in the
+    history), or NonFiniteLossError is raised when no epoch completed, so no broken weights are ever returned.
     """
     device = torch.device(device)
     torch.manual_seed(config.seed)
@@ -142,13 +236,30 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     y_train = y_train.to(x_train.dtype).reshape(-1, 1)
     n_batches = math.ceil(len(x_train) / config.batch_size)
 
-    history: list[dict] = []
+    history: list[dict] = [{"epoch": 0, **run_hooks(hooks, model, 1)[0]}] if hooks else []
     best_auroc, best_state, best_epoch = -math.inf, None, 0
     schedule = KerasSchedule(config)
     lr = config.learning_rate
+    train_mode = True
     for epoch in range(1, config.max_epochs + 1):
         start = time.perf_counter()
-        model.train()
+        phase = phase_starting(config.phases, epoch)
+        if phase is not None:
+            if phase.restart:
+                reinitialize(model, torch.Generator().manual_seed(config.seed + RESTART_SEED_OFFSET))
+                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+                spectral = SpectralNorm()
+            lr = phase.learning_rate or config.learning_rate
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            schedule.start_phase(lr)
+            if phase.dropout is not None:
+                set_dropout(model, phase.dropout)
+            train_mode = phase.train_mode
+            log.info("epoch %d: a phase starts (learning rate %.1e, dropout %s, %s%s)", epoch, lr,
+                     "as built" if phase.dropout is None else phase.dropout,
+                     "training mode" if train_mode else "inference mode", ", fresh weights" if phase.restart else "")
+        model.train(train_mode)
         order = torch.randperm(len(x_train), generator=order_rng)
         total, seen, diverged = 0.0, 0, None
         for b, idx in enumerate(torch.split(order, config.batch_size), start=1):
@@ -180,8 +291,13 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
             p_valid.clamp(1e-7, 1 - 1e-7), y_valid.to(p_valid.dtype).reshape(-1)))
         val_auroc = validation_auroc(y_valid, p_valid)
         seconds = time.perf_counter() - start
-        history.append({"epoch": epoch, "loss": total / seen, "val_loss": val_loss,
-                        "val_auroc": val_auroc, "lr": lr, "seconds": seconds})
+        row = {"epoch": epoch, "loss": total / seen, "val_loss": val_loss, "val_auroc": val_auroc, "lr": lr,
+               "seconds": seconds}
+        if hooks:
+            start = time.perf_counter()
+            row.update(run_hooks(hooks, model, 1)[0])
+            row["hook_seconds"] = time.perf_counter() - start
+        history.append(row)
         log.info("epoch %d/%d loss %.4f val_loss %.4f val_auroc %.4f lr %.1e (%.1f s)",
                  epoch, config.max_epochs, total / seen, val_loss, val_auroc, lr, seconds)
 
@@ -200,6 +316,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
 
     if best_state is None:
         raise NonFiniteLossError("no epoch produced a finite validation AUROC")
+    last = copy.deepcopy(model).eval() if keep_last else None
     model.load_state_dict(best_state)
     log.info("restored epoch %d (validation AUROC %.4f)", best_epoch, best_auroc)
-    return model, history
+    return (model, history, last) if keep_last else (model, history)

@@ -25,7 +25,7 @@ from gradcorr.data.io import read_xy, write_tsv
 from gradcorr.models.architectures import INIT_OPTIONS, build_model, release_first_layer
 from gradcorr.models.checkpoint import load_model, save_model
 from gradcorr.models.ensemble import ENGINE_REGULARIZERS, inference_ensemble, predict_members, train_ensemble
-from gradcorr.models.training import NonFiniteLossError, TrainConfig, predict, train
+from gradcorr.models.training import EpochHook, NonFiniteLossError, TrainConfig, predict, train
 from gradcorr.workflow.runtime import pick_device
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ def load_models(paths: list[str | Path], device: str = "auto", threads: int = 1)
 def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
                   model_kwargs: list[dict[str, Any]], model_ids: list[str], seeds: list[int],
                   metas: list[dict[str, Any]], training: dict[str, Any], engine: str = "vectorized",
-                  group: int = 50, device: str = "auto", threads: int = 1, keep_going: bool = False) -> None:
+                  group: int = 50, device: str = "auto", threads: int = 1, keep_going: bool = False,
+                  hooks: list[EpochHook] | None = None, last_outputs: list[str | Path] | None = None) -> None:
     """Train models of one architecture on the train/valid splits of `data` with the published protocol and
     save each with its history: `outputs[i]` = (model file, history TSV) of member i.
 
@@ -72,6 +73,10 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
 
     With `keep_going`, a member whose loss is non-finite before its first epoch completes is saved
     untrained with `meta["failed"]` saying why, and the others are trained and saved as usual.
+
+    `hooks` score every member after each epoch into its history (`training.train`); with `last_outputs`,
+    member i's last epoch is saved there too (the best epoch goes to `outputs[i]`), meta `checkpoint`
+    saying which is which.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
@@ -91,34 +96,49 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
         log.info("regularizer %s: training one model at a time (the engine has the published loss and the "
                  "angle penalty only)", configs[0].regularizer.name)
         engine = "sequential"
+    hooks, keep_last = hooks or [], last_outputs is not None
     if engine == "vectorized" and len(members) > 1:
-        trained, histories = train_ensemble(members, x_train, y_train, x_valid, y_valid, configs, dev, model_ids,
-                                            group, keep_going)
+        result = train_ensemble(members, x_train, y_train, x_valid, y_valid, configs, dev, model_ids, group,
+                                keep_going, hooks, keep_last)
     else:
-        trained, histories = zip(*(_train_one(m, x_train, y_train, x_valid, y_valid, c, dev, keep_going)
-                                   for m, c in zip(members, configs)))
-    for i, (model, history, k, config, model_id, meta, (model_out, history_out)) in enumerate(zip(
-            trained, histories, kwargs, configs, model_ids, metas, outputs)):
+        result = tuple(zip(*(_train_one(m, x_train, y_train, x_valid, y_valid, c, dev, keep_going, hooks, keep_last)
+                             for m, c in zip(members, configs))))
+    trained, histories = result[:2]
+    lasts = result[2] if keep_last else [None] * len(members)
+    for i, (model, last, history, k, config, model_id, meta, (model_out, history_out)) in enumerate(zip(
+            trained, lasts, histories, kwargs, configs, model_ids, metas, outputs)):
         if model is None:
             model, meta = initial[i], {**meta, "failed": history[-1]["stopped"]}
         shape = {key: v for key, v in k.items() if key not in INIT_OPTIONS}
         init = {key: v for key, v in k.items() if key in INIT_OPTIONS}
-        save_model(model_out, release_first_layer(model), arch, shape, history, dataclasses.asdict(config),
-                   model_id=model_id, device=str(dev), engine=engine, **init, **meta)
+        saved = {"model_id": model_id, "device": str(dev), "engine": engine, **init, **meta}
+        if keep_last:
+            saved["checkpoint"] = "best"
+            last_meta = {**saved, "checkpoint": "last", "epoch": _last_epoch(history)}
+            save_model(last_outputs[i], release_first_layer(last if last is not None else model), arch, shape,
+                       history, dataclasses.asdict(config), **last_meta)
+        save_model(model_out, release_first_layer(model), arch, shape, history, dataclasses.asdict(config), **saved)
         write_tsv(pd.DataFrame(history), history_out)
 
 
+def _last_epoch(history: list[dict]) -> int:
+    """The last epoch that completed (0 when none did)."""
+    return max((int(h["epoch"]) for h in history if "val_auroc" in h), default=0)
+
+
 def _train_one(model: nn.Sequential, x_train: torch.Tensor, y_train: torch.Tensor, x_valid: torch.Tensor,
-               y_valid: torch.Tensor, config: TrainConfig, device: torch.device,
-               keep_going: bool) -> tuple[nn.Sequential | None, list[dict]]:
-    """`training.train`; with `keep_going`, (None, [the reason]) for a model that failed before any epoch."""
+               y_valid: torch.Tensor, config: TrainConfig, device: torch.device, keep_going: bool,
+               hooks: list[EpochHook], keep_last: bool) -> tuple:
+    """`training.train`; with `keep_going`, (None, [the reason]) for a model that failed before any epoch
+    (and None for its last epoch)."""
     try:
-        return train(model, x_train, y_train, x_valid, y_valid, config, device)
+        return train(model, x_train, y_train, x_valid, y_valid, config, device, hooks, keep_last)
     except NonFiniteLossError as err:
         if not keep_going:
             raise
         log.error("%s; this model failed, the others go on", err)
-        return None, [{"epoch": 0, "stopped": str(err)}]
+        failed = [{"epoch": 0, "stopped": str(err)}]
+        return (None, failed, None) if keep_last else (None, failed)
 
 
 def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, method: str, engine: str,
