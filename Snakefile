@@ -20,6 +20,7 @@ include: "rules/synthetic.smk"
 include: "rules/invivo.smk"
 include: "rules/consistency.smk"
 include: "rules/angle_training.smk"
+include: "rules/regularization.smk"
 include: "rules/motifs.smk"
 include: "rules/downloads.smk"
 

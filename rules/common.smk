@@ -18,7 +18,7 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 from gradcorr.data.download import MD5_RE, DownloadError, check_url
 from gradcorr.data.encode import ACCESSION_RE, paired_assembly
 from gradcorr.workflow import tables
-from gradcorr.workflow.config_checks import check_config, download_folder
+from gradcorr.workflow.config_checks import check_config, download_folder, regularization_grid
 
 validate(config, schema="../config/schema.yaml", set_default=True)
 with open(f"{workflow.basedir}/config/schema.yaml") as handle:
@@ -59,6 +59,7 @@ def all_outputs():
         *invivo_outputs(),
         *consistency_outputs(),
         *angle_training_outputs(),
+        *regularization_outputs(),
         *motifs_outputs(),
     ]
 
@@ -411,6 +412,54 @@ def variant_trial_ids(wildcards):
 def variant_settings(wildcards):
     """arch, activation and arm of the variant of `wildcards`."""
     return {k: v for k, v in ANGLE_ARMS[wildcards.variant].items() if k != "family"}
+
+
+# Regularization study (its names and rules: rules/regularization.smk)
+
+
+def regularization_outputs():
+    """The study's tables and figures, if the config runs it."""
+    if "regularization" not in STUDIES:
+        return []
+    return [*REGULARIZATION_TABLES.values(), *[str(f) for f in regularization_figure_outputs().values()]]
+
+
+def regularization_table_outputs():
+    """The study's tables; Tables 1 and 2, the grid and the early-stopping rules in the report."""
+    outputs = dict(REGULARIZATION_TABLES)
+    for name in ("table1", "table2", "grid", "stopping"):
+        outputs[name] = report(
+            REGULARIZATION_TABLES[name],
+            caption=f"../report/regularization_{name}.rst",
+            category="Regularization",
+            subcategory="Tables",
+        )
+    return outputs
+
+
+def regularization_figure_outputs():
+    """Fig. 1 a-d and the tracking figure: PNG (in the report), PDF and TSV of the numbers drawn."""
+    outputs = {}
+    for fig in ("fig1", "tracking"):
+        outputs[fig] = report(
+            f"{REGULARIZATION_DIR}/figures/{fig}.png",
+            caption=f"../report/regularization_{fig}.rst",
+            category="Regularization",
+            subcategory="Figures",
+        )
+        outputs[f"{fig}_pdf"] = f"{REGULARIZATION_DIR}/figures/{fig}.pdf"
+        outputs[f"{fig}_tsv"] = f"{REGULARIZATION_DIR}/figures/{fig}.tsv"
+    return outputs
+
+
+def regularization_trials(pattern):
+    """`pattern` (fields combination, trial, ...) for all trials of a combination."""
+    return expand(pattern, trial=range(REGULARIZATION_CONFIG["trials"]), allow_missing=True)
+
+
+def regularization_settings(wildcards):
+    """The settings of the combination of `wildcards`."""
+    return REGULARIZATION_COMBINATIONS[wildcards.combination]
 
 
 # Motif discovery (its names and rules: rules/motifs.smk)

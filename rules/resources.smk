@@ -143,3 +143,22 @@ def angle_training_attribution_mem_mb(wildcards, attempt):
 
 def angle_training_attribution_runtime(wildcards):
     return attribution_runtime(ANGLE_CONFIG["n_positive"], len(variant_trial_ids(wildcards)), "saliency")
+
+
+# Regularization study
+
+
+def regularization_train_mem_mb(wildcards, attempt):
+    """Models of width factor f hold about f times the activations of f = 1."""
+    width = REGULARIZATION_COMBINATIONS[wildcards.combination]["width"]
+    n_models = models_at_once(REGULARIZATION_CONFIG["trials"])
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, width * n_models, attempt)
+
+
+def regularization_train_runtime(wildcards):
+    """Width f costs up to f^2 the work of f = 1; manifold mixup trains one model at a time with an extra pass;
+    the per-epoch scoring adds about a quarter."""
+    settings = REGULARIZATION_COMBINATIONS[wildcards.combination]
+    slowdown = 1.25 * settings["width"] ** 2 * (3 if settings["regularizer"] != "none" else 1)
+    trials, epochs = REGULARIZATION_CONFIG["trials"], REGULARIZATION_CONFIG["epochs"]
+    return train_runtime(SYNTHETIC_SEQUENCES, trials, epochs, slowdown)

@@ -167,7 +167,9 @@ def epoch_hook(x: np.ndarray, y: np.ndarray | None = None, ground_truth: np.ndar
                 found = classification_scores(labels, probs[:, m])
                 rows[m].update({name: found[name] for name in ("auroc", "aupr") if name in scores})
         if map_names and len(x_pos):
-            maps = attribute_members(model, x_pos, "saliency", members=members, batch_size=batch_size)
+            dtype = next(model.parameters()).dtype  # the model's: float32 in the studies, any in tests
+            maps = attribute_members(model, torch.as_tensor(x_pos, dtype=dtype), "saliency", members=members,
+                                     batch_size=batch_size).cpu().numpy()
             for m in range(members):
                 rows[m].update(map_scores(maps[:, m], x_pos, truth, scores=map_names, prior=prior, kmer=kmer,
                                           attr_mean=attr_mean, threshold=threshold, snr_top_k=snr_top_k))
@@ -183,6 +185,8 @@ def _predict(model: nn.Module, x: torch.Tensor, members: int, batch_size: int) -
     model.eval()
     device = next(model.parameters()).device
     step = max(1, batch_size // members)
-    out = torch.cat([torch.sigmoid(model(b.to(device).repeat(1, members, 1))).cpu() for b in torch.split(x, step)])
+    dtype = next(model.parameters()).dtype
+    out = torch.cat([torch.sigmoid(model(b.to(device, dtype).repeat(1, members, 1))).cpu()
+                     for b in torch.split(x, step)])
     model.train(was_training)
-    return out.numpy()
+    return out.float().numpy()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from gradcorr import attribute, correct
 from gradcorr.models.architectures import (
@@ -16,6 +17,7 @@ from gradcorr.models.architectures import (
     fold_batchnorm,
     l2_penalty,
     project_first_layer,
+    reinitialize,
     release_first_layer,
 )
 from gradcorr.models.ensemble import EnsembleCNN
@@ -178,3 +180,85 @@ def test_first_layer_options():
     assert started[0].weight.mean(dim=1).abs().max() < 1e-6 and type(started[0]) is nn.Conv1d
     with pytest.raises(ValueError, match="first_layer"):
         build_model("cnn_deep", first_layer="tied")
+
+
+def _kernels(model: nn.Sequential) -> list[nn.Module]:
+    return [m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))]
+
+
+def test_reinitialize_draws_from_its_generator_alone():
+    torch.manual_seed(0)
+    a = build_model("cnn_deep", n_filters=8)
+    torch.manual_seed(1)
+    b = build_model("cnn_deep", n_filters=8)  # other weights to start from
+    assert not torch.equal(a[0].weight, b[0].weight)
+    global_state = torch.get_rng_state()
+    reinitialize(a, torch.Generator().manual_seed(5))
+    reinitialize(b, torch.Generator().manual_seed(5))
+    assert torch.equal(torch.get_rng_state(), global_state), "torch's global generator was drawn from"
+    for key, value in a.state_dict().items():
+        assert torch.equal(b.state_dict()[key], value), key
+    c = reinitialize(copy.deepcopy(a), torch.Generator().manual_seed(6))
+    for layer_a, layer_c in zip(_kernels(a), _kernels(c)):
+        assert not torch.equal(layer_a.weight, layer_c.weight)
+
+
+def test_reinitialize_resets_batchnorm_and_biases():
+    model = _trained_like("cnn_deep", "exp")  # non-trivial running statistics
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.BatchNorm1d):
+                m.weight.uniform_(0.5, 2.0)
+                m.bias.uniform_(-1, 1)
+                m.num_batches_tracked.fill_(17)
+            if isinstance(m, (nn.Conv1d, nn.Linear)):
+                m.bias.uniform_(-1, 1)
+    assert reinitialize(model, torch.Generator().manual_seed(0)) is model  # in place
+    bns = [m for m in model if isinstance(m, nn.BatchNorm1d)]
+    assert len(bns) == 5
+    for bn in bns:
+        assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.count_nonzero(bn.bias) == 0
+        assert torch.count_nonzero(bn.running_mean) == 0
+        assert torch.equal(bn.running_var, torch.ones_like(bn.running_var))
+        assert int(bn.num_batches_tracked) == 0
+    assert all(torch.count_nonzero(layer.bias) == 0 for layer in _kernels(model))
+
+
+def test_reinitialize_draws_keras_scales():
+    """He-normal hidden kernels truncated at 2 sd (sample sd 0.8796 of sqrt(2 / fan_in)) and a Glorot-uniform
+    output kernel; checked on the wide dense layer of cnn_consistency width 2 (384 x 192 weights)."""
+    model = build_model("cnn_consistency", width=2, batchnorm=False)
+    with torch.no_grad():
+        for layer in _kernels(model):
+            layer.weight.fill_(3.0)
+    reinitialize(model, torch.Generator().manual_seed(3))
+    dense, output = _kernels(model)[-2:]
+    nominal = math.sqrt(2 / dense.in_features)
+    assert dense.weight.shape == (192, 384)
+    assert dense.weight.std().item() == pytest.approx(0.8796 * nominal, rel=0.02)
+    assert abs(dense.weight.mean().item()) < 0.02 * nominal
+    assert dense.weight.abs().max().item() <= 2 * nominal + 1e-6
+    for layer in _kernels(model)[:-1]:  # every hidden kernel at its own fan-in
+        fan_in = layer.weight[0].numel()
+        assert layer.weight.std().item() == pytest.approx(0.8796 * math.sqrt(2 / fan_in), rel=0.15)
+    bound = math.sqrt(6 / (output.in_features + output.out_features))
+    assert output.weight.abs().max().item() <= bound and output.weight.abs().max().item() > 0.5 * bound
+
+
+def test_reinitialize_redraws_a_constrained_first_layer_and_keeps_it_zero_mean():
+    torch.manual_seed(0)
+    constrained = build_model("cnn_deep", first_layer="projected", n_filters=8)
+    with torch.no_grad():
+        constrained[0].parametrizations.weight.original.add_(0.5)
+    before = constrained[0].parametrizations.weight.original.clone()
+    reinitialize(constrained, torch.Generator().manual_seed(4))
+    original = constrained[0].parametrizations.weight.original
+    # the unconstrained kernel is drawn as a plain model's first kernel is from the same generator
+    plain = reinitialize(build_model("cnn_deep", n_filters=8), torch.Generator().manual_seed(4))
+    assert torch.equal(original, plain[0].weight) and not torch.equal(original, before)
+    assert parametrize.is_parametrized(constrained[0], "weight")
+    assert constrained[0].weight.mean(dim=1).abs().max() < 1e-6
+    torch.testing.assert_close(constrained[0].weight, original - original.mean(dim=1, keepdim=True))
+    for key, value in plain.state_dict().items():  # the other layers alike too
+        if not key.startswith("0."):
+            assert torch.equal(constrained.state_dict()[key], value), key

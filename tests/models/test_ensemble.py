@@ -14,7 +14,7 @@ from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model, save_model
 from gradcorr.models.ensemble import EnsembleCNN, predict_members, replicate, train_ensemble
 from gradcorr.models.regularizers import RegularizerConfig
-from gradcorr.models.training import NonFiniteLossError, TrainConfig, predict, train
+from gradcorr.models.training import NonFiniteLossError, Phase, TrainConfig, predict, train
 
 
 @pytest.fixture
@@ -151,3 +151,101 @@ def test_members_must_share_the_architecture_and_protocol():
     with pytest.raises(ValueError, match="batch_size"):
         train_ensemble(_members("cnn_shallow", "relu", [4, 4], [0, 1]), x, y, x, y,
                        [TrainConfig(batch_size=10), TrainConfig(batch_size=20)])
+
+
+def _mean_logit(x: torch.Tensor):
+    """An epoch hook for one model or an ensemble: each member's mean logit on x, in inference mode."""
+    def hook(model, members):
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            logits = model(x.repeat(1, members, 1))
+        model.train(was_training)
+        return [{"mean_logit": float(logits[:, m].mean())} for m in range(members)]
+    return hook
+
+
+SCHEDULE = (Phase(epochs=1, learning_rate=2e-3, train_mode=False),  # no dropout, a higher rate
+            Phase(epochs=1, dropout=0.3),                            # the convolutions' dropout changed
+            Phase(restart=True, learning_rate=5e-4))                 # fresh weights and Adam state
+
+
+def _without_seconds(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key not in ("seconds", "hook_seconds")}
+
+
+def test_members_follow_a_schedule_and_hooks_as_they_do_alone(float64):
+    """Models without BatchNorm (with it, the two paths drift apart by float rounding over a few hundred steps)."""
+    x, y = _data(200, 8)
+    xv, yv = _data(60, 9)
+    seeds = [21, 22]
+    configs = [TrainConfig(max_epochs=4, batch_size=50, seed=s, log_every=0, early_stopping_patience=None,
+                           phases=SCHEDULE) for s in seeds]
+    members = _members("cnn_consistency", "relu", [6, 8], seeds, batchnorm=False, dropout=0.1)
+    hooks = [_mean_logit(xv)]
+    alone = [train(copy.deepcopy(m), x, y, xv, yv, c, hooks=hooks, keep_last=True) for m, c in zip(members, configs)]
+    together, histories, lasts = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs,
+                                                hooks=hooks, keep_last=True)
+    for (model, history, last), member, hist, member_last in zip(alone, together, histories, lasts):
+        assert [h["epoch"] for h in hist] == [0, 1, 2, 3, 4] == [h["epoch"] for h in history]
+        assert [h.get("lr") for h in hist] == [None, 2e-3, 1e-3, 5e-4, 5e-4] == [h.get("lr") for h in history]
+        for a, b in zip(hist, history):  # the hook's values included
+            assert set(a) == set(b) and ("hook_seconds" in a) == (a["epoch"] > 0) and "mean_logit" in a
+            assert _without_seconds(a) == pytest.approx(_without_seconds(b), rel=1e-9, abs=1e-12)
+        for mine, theirs in ((member, model), (member_last, last)):
+            assert [m.p for m in mine if isinstance(m, torch.nn.Dropout)] == [0.1] * 4 + [0.5]  # templates as built
+            for name, a in mine.state_dict().items():
+                assert torch.allclose(a, theirs.state_dict()[name], rtol=1e-7, atol=1e-9), name
+    # some member's best epoch is not its last: the last-epoch copies are other models
+    assert any(not torch.equal(a[0].weight, b[0].weight) for a, b in zip(lasts, together))
+
+
+def test_grouping_changes_nothing_with_a_schedule_hooks_and_last_epochs(float64):
+    x, y = _data(160, 10)
+    xv, yv = _data(50, 11)
+    seeds = [31, 32, 33]
+    configs = [TrainConfig(max_epochs=3, batch_size=40, seed=s, log_every=0, early_stopping_patience=None,
+                           phases=(Phase(epochs=1, train_mode=False), Phase(restart=True)),
+                           regularizer=RegularizerConfig()) for s in seeds]
+    members = _members("cnn_consistency", "exp", [5, 7, 6], seeds, batchnorm=False)
+    hooks = [_mean_logit(xv[:20])]
+    whole = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs, hooks=hooks, keep_last=True)
+    grouped = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs, group=2, hooks=hooks,
+                             keep_last=True)
+    assert len(grouped) == 3 and [len(part) for part in grouped] == [3, 3, 3]
+    for models_a, models_b in ((whole[0], grouped[0]), (whole[2], grouped[2])):
+        for a, b in zip(models_a, models_b):
+            for name, value in a.state_dict().items():
+                assert torch.allclose(b.state_dict()[name], value, rtol=1e-9, atol=1e-12), name
+    for hist_a, hist_b in zip(whole[1], grouped[1]):
+        assert len(hist_a) == len(hist_b) == 4
+        for a, b in zip(hist_a, hist_b):
+            assert _without_seconds(b) == pytest.approx(_without_seconds(a), rel=1e-9, abs=1e-12)
+        assert "mean_logit" in hist_a[0] and "mean_logit" in hist_a[-1]
+    # the three members differ (each its own seed): the comparison is not of three copies of one model
+    assert not torch.allclose(whole[2][0][0].weight[:5], whole[2][1][0].weight[:5])
+
+
+def test_a_restart_leaves_a_member_that_stopped_early_as_it_stopped():
+    """A restarting phase redraws only the members still training: one that early-stopped before it keeps its
+    last trained epoch as its last model, as training it alone does."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (240, 200), generator=g), 4).float().transpose(1, 2)
+    y = torch.randint(0, 2, (240, 1), generator=g).float()
+    x[y[:, 0] == 1, :, 90:96] = torch.nn.functional.one_hot(torch.tensor([2, 0, 3, 0, 2, 2]), 4).float().T
+    x, y, xv, yv = x[:200], y[:200], x[200:], y[200:]
+    members = []
+    for seed in (1, 3):
+        torch.manual_seed(seed)
+        members.append(build_model("cnn_consistency", batchnorm=False, n_filters=6, kernel_size=9))
+    configs = [TrainConfig(max_epochs=6, batch_size=50, seed=s, log_every=0, early_stopping_patience=1,
+                           learning_rate=3e-3, phases=(Phase(epochs=2), Phase(restart=True))) for s in (1, 3)]
+    alone = [train(copy.deepcopy(m), x, y, xv, yv, c, keep_last=True) for m, c in zip(members, configs)]
+    best, histories, lasts = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs,
+                                            keep_last=True)
+    assert [len(h) for h in histories] == [len(a[1]) for a in alone]
+    assert min(h[-1]["epoch"] for h in histories) <= 2 < max(h[-1]["epoch"] for h in histories)  # one stopped first
+    for (model, _, last), mine, my_last in zip(alone, best, lasts):
+        for a, b in ((model, mine), (last, my_last)):
+            for key, value in a.state_dict().items():
+                torch.testing.assert_close(b.state_dict()[key], value, rtol=1e-4, atol=1e-5)

@@ -185,3 +185,21 @@ def test_training_saliency_is_the_saliency_map_and_the_angle_loss_adds_the_penal
     first = model[0].weight.grad
     assert first is not None and first.mean(dim=1).abs().max() > 0
     model.zero_grad()
+
+
+@pytest.mark.parametrize("name", ["mixup", "manifold_mixup"])
+def test_mixup_clean_adds_the_clean_batch_loss(model, name):
+    """The same draws (the generator ends in the same state), plus the BCE of the unmixed batch; the model is in
+    eval mode, so the passes do not differ by dropout."""
+    x, y = data(16, 14)
+    loss = nn.BCEWithLogitsLoss()
+    rngs = [torch.Generator().manual_seed(15) for _ in range(2)]
+    mixed = batch_loss(model, x, y, loss, RegularizerConfig(name, mixup_alpha=0.4), 1, rngs[0])
+    both = batch_loss(model, x, y, loss, RegularizerConfig(name, mixup_alpha=0.4, mixup_clean=True), 1, rngs[1])
+    torch.testing.assert_close(rngs[0].get_state(), rngs[1].get_state())
+    with torch.no_grad():
+        clean = loss(model(x), y)
+    torch.testing.assert_close(both.detach(), mixed.detach() + clean)
+    assert clean.item() > 0.1 and not torch.isclose(both.detach(), mixed.detach())
+    config = TrainConfig(regularizer=RegularizerConfig(name, mixup_clean=True))
+    assert TrainConfig.from_dict(dataclasses.asdict(config)).regularizer.mixup_clean is True

@@ -1,19 +1,27 @@
-"""The published training protocol."""
+"""The published training protocol; training schedules (phases), epoch hooks and the last-epoch copy."""
 
+import copy
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
+from torch import nn
 
 from gradcorr.data.synthetic import generate_billboard
-from gradcorr.models.architectures import build_model
+from gradcorr.models.architectures import build_model, reinitialize
 from gradcorr.models.training import (
+    RESTART_SEED_OFFSET,
     KerasSchedule,
     NonFiniteLossError,
+    Phase,
     TrainConfig,
+    check_phases,
+    phase_starting,
     predict,
+    set_dropout,
     train,
 )
 
@@ -118,3 +126,224 @@ def test_non_finite_loss_later_keeps_best_epoch(small_data):
     assert history[-1]["epoch"] == 2 and "non-finite" in history[-1]["stopped"]
     assert all(torch.isfinite(p).all() for p in model.state_dict().values())
     assert np.isfinite(predict(model, d["x_valid"]).numpy()).all()
+
+
+# --- training schedules (phases) ---------------------------------------------------------------------------------
+
+def test_a_phase_refuses_impossible_values():
+    for bad in ({"epochs": 0}, {"epochs": -2}, {"dropout": 1.0}, {"dropout": -0.1}, {"learning_rate": 0.0},
+                {"learning_rate": -1e-3}):
+        with pytest.raises(ValueError, match="phase"):
+            Phase(**bad)
+    assert Phase(epochs=1, learning_rate=1e-4, dropout=0.0).dropout == 0.0  # the bounds themselves are allowed
+
+
+def test_phases_must_add_up_to_max_epochs_unless_the_last_is_open():
+    with pytest.raises(ValueError, match="only the last phase"):
+        TrainConfig(max_epochs=5, phases=(Phase(), Phase(epochs=2)))
+    with pytest.raises(ValueError, match="add up"):  # 4 fixed epochs of 5
+        TrainConfig(max_epochs=5, phases=(Phase(epochs=2), Phase(epochs=2)))
+    with pytest.raises(ValueError, match="add up"):  # 6 fixed epochs of 5, cut short
+        TrainConfig(max_epochs=5, phases=(Phase(epochs=3), Phase(epochs=3)))
+    with pytest.raises(ValueError, match="add up"):  # an open last phase after more than max_epochs
+        check_phases((Phase(epochs=6), Phase()), 5)
+    for fits in ((Phase(epochs=2), Phase()), (Phase(epochs=2), Phase(epochs=3)), (Phase(),), (Phase(epochs=5), Phase()),
+                 ()):
+        check_phases(fits, 5)
+        assert TrainConfig(max_epochs=5, phases=fits).phases == fits
+
+
+def test_from_dict_turns_phase_mappings_into_phases():
+    values = {"max_epochs": 4, "seed": 3, "phases": [{"epochs": 1, "learning_rate": 0.01, "train_mode": False},
+                                                     {"dropout": 0.2, "restart": True}]}
+    config = TrainConfig.from_dict(values)
+    assert config.phases == (Phase(epochs=1, learning_rate=0.01, train_mode=False),
+                             Phase(epochs=None, dropout=0.2, restart=True))
+    assert all(type(p) is Phase for p in config.phases)
+    # a config written out (dataclasses.asdict turns the phases into mappings) reads back as it was
+    assert TrainConfig.from_dict(dataclasses.asdict(config)) == config
+    assert TrainConfig.from_dict({"max_epochs": 4, "phases": None}).phases == ()
+    with pytest.raises(ValueError, match="a phase lasts"):
+        TrainConfig.from_dict({"max_epochs": 4, "phases": [{"epochs": 0}, {}]})
+    with pytest.raises(ValueError, match="add up"):
+        TrainConfig.from_dict({"max_epochs": 4, "phases": [{"epochs": 1}, {"epochs": 1}]})
+
+
+def test_phase_starting_names_the_phase_of_its_first_epoch_only():
+    phases = (Phase(epochs=2), Phase(epochs=3, learning_rate=0.1), Phase(dropout=0.3))
+    starts = {epoch: phase_starting(phases, epoch) for epoch in range(1, 12)}
+    assert starts[1] is phases[0] and starts[3] is phases[1] and starts[6] is phases[2]
+    assert all(starts[e] is None for e in (2, 4, 5, 7, 8, 9, 10, 11))
+    assert phase_starting((), 1) is None
+    assert phase_starting((Phase(),), 1) == Phase() and phase_starting((Phase(),), 2) is None
+
+
+def _tiny(n: int, seed: int, length: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random one-hot sequences, label 1 where a planted GATA-like pattern is present (float32)."""
+    g = torch.Generator().manual_seed(seed)
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, length), generator=g), 4).float().transpose(1, 2)
+    y = torch.randint(0, 2, (n, 1), generator=g).float()
+    x[y[:, 0] == 1, :, 90:96] = nn.functional.one_hot(torch.tensor([2, 0, 3, 0, 2, 2]), 4).float().T
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return (*_tiny(200, 0), *_tiny(60, 1))
+
+
+def _consistency(seed: int = 0, **kwargs) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return build_model("cnn_consistency", activation="relu", n_filters=8, kernel_size=9, **kwargs)
+
+
+def _recorder(store: list, parameters_only: bool = False):
+    """An epoch hook that keeps a copy of the model's state after every epoch (and before the first)."""
+    def hook(model, members):
+        items = model.named_parameters() if parameters_only else model.state_dict().items()
+        store.append({key: value.detach().clone() for key, value in items})
+        return [{}]
+    return hook
+
+
+def test_the_learning_rate_follows_the_phases(tiny):
+    """One batch per epoch, so one Adam step: the first step moves every weight by the learning rate (the update
+    is lr * g / (|g| + eps)), and no later step by more than about 1.004 lr. Steps larger than the first phase's
+    rate can allow show that the optimizer took the second phase's."""
+    x, y, xv, yv = tiny
+    phases = (Phase(epochs=2), Phase(epochs=1, learning_rate=1e-2), Phase())
+    config = TrainConfig(max_epochs=4, batch_size=len(x), seed=0, log_every=0, learning_rate=1e-3,
+                         lr_schedule="constant", early_stopping_patience=None, phases=phases)
+    states: list[dict] = []
+    _, history = train(_consistency(batchnorm=False), x, y, xv, yv, config, hooks=[_recorder(states, True)])
+    assert [h["lr"] for h in history[1:]] == [1e-3, 1e-3, 1e-2, 1e-3]
+    steps = [max(float((after[k] - before[k]).abs().max()) for k in after) for before, after in zip(states, states[1:])]
+    assert steps[0] == pytest.approx(1e-3, rel=1e-3)
+    assert steps[1] <= 1.01e-3 and steps[3] <= 1.01e-3
+    assert 5e-3 < steps[2] <= 1.01e-2
+
+
+def test_set_dropout_sets_the_convolutional_dropouts_only():
+    model = _consistency(dropout=0.1)
+    set_dropout(model, 0.35)
+    assert [m.p for m in model if isinstance(m, nn.Dropout)] == [0.35] * 4 + [0.5]
+
+
+def test_a_dropout_phase_trains_as_a_model_built_with_that_rate(tiny):
+    """Same weights (dropout draws nothing at initialisation), same seeds: a phase of dropout 0.3 from the first
+    epoch trains a model built with dropout 0.1 exactly as one built with 0.3; without it, differently."""
+    x, y, xv, yv = tiny
+    plain = TrainConfig(max_epochs=2, batch_size=50, seed=4, log_every=0)
+    phased = dataclasses.replace(plain, phases=(Phase(dropout=0.3),))
+    built, _ = train(_consistency(dropout=0.3), x, y, xv, yv, plain)
+    changed, _ = train(_consistency(dropout=0.1), x, y, xv, yv, phased)
+    unchanged, _ = train(_consistency(dropout=0.1), x, y, xv, yv, plain)
+    assert [m.p for m in changed if isinstance(m, nn.Dropout)] == [0.3] * 4 + [0.5]
+    for key, value in built.state_dict().items():
+        torch.testing.assert_close(changed.state_dict()[key], value, rtol=0, atol=0)
+    assert not torch.equal(unchanged[0].weight, built[0].weight)
+
+
+def test_an_inference_mode_phase_keeps_batchnorm_statistics_and_drops_dropout(tiny):
+    x, y, xv, yv = tiny
+    phases = (Phase(epochs=1, train_mode=False), Phase())
+    config = TrainConfig(max_epochs=2, batch_size=50, seed=2, log_every=0, early_stopping_patience=None,
+                         phases=phases)
+    states: list[dict] = []
+    model = _consistency(dropout=0.2)
+    train(model, x, y, xv, yv, config, hooks=[_recorder(states)])
+    bns = [f"{i}" for i, m in enumerate(model) if isinstance(m, nn.BatchNorm1d)]
+    for i in bns:  # fixed through the first phase, while the weights move
+        for buffer in ("running_mean", "running_var", "num_batches_tracked"):
+            assert torch.equal(states[1][f"{i}.{buffer}"], states[0][f"{i}.{buffer}"]), (i, buffer)
+        assert not torch.equal(states[2][f"{i}.running_mean"], states[1][f"{i}.running_mean"])  # the second phase
+    assert not torch.equal(states[1]["0.weight"], states[0]["0.weight"])
+    assert int(states[2][f"{bns[0]}.num_batches_tracked"]) == math.ceil(len(x) / 50)
+
+    # no dropout at all in inference mode: models built with dropout 0.1 and 0.9 train to the same weights
+    inference = TrainConfig(max_epochs=1, batch_size=50, seed=2, log_every=0, phases=(Phase(train_mode=False),))
+    low, _ = train(_consistency(dropout=0.1, batchnorm=False), x, y, xv, yv, inference)
+    high, _ = train(_consistency(dropout=0.9, batchnorm=False), x, y, xv, yv, inference)
+    for key, value in low.state_dict().items():
+        torch.testing.assert_close(high.state_dict()[key], value, rtol=0, atol=0)
+    trained = TrainConfig(max_epochs=1, batch_size=50, seed=2, log_every=0)
+    low, _ = train(_consistency(dropout=0.1, batchnorm=False), x, y, xv, yv, trained)
+    high, _ = train(_consistency(dropout=0.9, batchnorm=False), x, y, xv, yv, trained)
+    assert not torch.equal(low[0].weight, high[0].weight)  # in training mode the rate matters
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_a_restarting_phase_draws_fresh_weights_and_a_fresh_optimizer(tiny, restart):
+    """One batch per epoch. The weights the second phase starts from (seen by the model's first forward pass in
+    training mode) are reinitialize(initial copy, seed + 2) with restart, the first epoch's without. A fresh Adam's
+    first step moves every weight by the learning rate; a continued one's second step does not."""
+    x, y, xv, yv = tiny
+    config = TrainConfig(max_epochs=2, batch_size=len(x), seed=7, log_every=0, early_stopping_patience=None,
+                         phases=(Phase(epochs=1), Phase(restart=restart)))
+    model = _consistency(seed=1)
+    initial = copy.deepcopy(model)
+    starts: list[dict] = []
+    model.register_forward_pre_hook(lambda m, _: starts.append(copy.deepcopy(m.state_dict())) if m.training else None)
+    after: list[dict] = []
+    train(model, x, y, xv, yv, config, hooks=[_recorder(after)])
+    assert len(starts) == 2 and len(after) == 3
+    fresh = reinitialize(copy.deepcopy(initial), torch.Generator().manual_seed(7 + RESTART_SEED_OFFSET)).state_dict()
+    if restart:
+        assert RESTART_SEED_OFFSET == 2
+        for key, value in fresh.items():  # weights, BatchNorm statistics and batch count
+            assert torch.equal(starts[1][key], value), key
+    else:
+        assert all(torch.equal(starts[1][key], value) for key, value in after[1].items())
+        assert not torch.equal(starts[1]["0.weight"], fresh["0.weight"])
+    ratio = (after[2]["0.weight"] - starts[1]["0.weight"]).abs() / config.learning_rate
+    near_one = float(((ratio - 1).abs() < 0.01).float().mean())
+    assert near_one > 0.95 if restart else near_one < 0.5
+
+
+# --- epoch hooks and the last epoch ----------------------------------------------------------------------------
+
+def _mean_output(x: torch.Tensor):
+    """A hook drawing no random numbers: each member's mean sigmoid output on x, in inference mode."""
+    def hook(model, members):
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            p = torch.sigmoid(model(x.repeat(1, members, 1)))
+        model.train(was_training)
+        return [{"mean_p": float(p[:, m].mean())} for m in range(members)]
+    return hook
+
+
+def test_a_hook_scores_every_epoch_without_changing_training(tiny):
+    x, y, xv, yv = tiny
+    config = TrainConfig(max_epochs=3, batch_size=50, seed=5, log_every=0, early_stopping_patience=None)
+    bare, bare_history = train(_consistency(dropout=0.3), x, y, xv, yv, config)
+    initial = _consistency(dropout=0.3)
+    hooked, history, last = train(copy.deepcopy(initial), x, y, xv, yv, config, hooks=[_mean_output(xv)],
+                                  keep_last=True)
+    for key, value in bare.state_dict().items():  # dropout masks and BatchNorm statistics untouched too
+        torch.testing.assert_close(hooked.state_dict()[key], value, rtol=0, atol=0)
+    assert [h["loss"] for h in history[1:]] == [h["loss"] for h in bare_history]
+    assert history[0] == {"epoch": 0, "mean_p": pytest.approx(float(predict(initial, xv).mean()), rel=1e-6)}
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3] and [h["epoch"] for h in bare_history] == [1, 2, 3]
+    assert all({"mean_p", "hook_seconds", "val_auroc"} <= set(h) and h["hook_seconds"] >= 0 for h in history[1:])
+    assert not any("mean_p" in h or "hook_seconds" in h for h in bare_history)
+    assert history[-1]["mean_p"] == pytest.approx(float(predict(last, xv).mean()), rel=1e-6)
+
+
+def test_keep_last_returns_the_last_epoch_besides_the_best(tiny):
+    """A last phase that restarts: its one epoch from fresh weights validates below the trained epochs before it."""
+    x, y, xv, yv = tiny
+    config = TrainConfig(max_epochs=4, batch_size=50, seed=2, log_every=0, early_stopping_patience=None,
+                         learning_rate=3e-3, lr_schedule="constant", phases=(Phase(epochs=3), Phase(restart=True)))
+    states: list[dict] = []
+    model, history, last = train(_consistency(2), x, y, xv, yv, config, hooks=[_recorder(states)], keep_last=True)
+    aurocs = [h["val_auroc"] for h in history[1:]]
+    best = int(np.argmax(aurocs)) + 1
+    assert best != len(aurocs), f"the construction needs a best epoch before the last: {aurocs}"
+    for key in states[0]:
+        assert torch.equal(model.state_dict()[key], states[best][key]), key
+        assert torch.equal(last.state_dict()[key], states[-1][key]), key
+    assert not torch.equal(last[0].weight, model[0].weight)
+    assert not last.training
+    assert len(train(_consistency(2), x, y, xv, yv, config)) == 2  # without keep_last, (model, history) as before

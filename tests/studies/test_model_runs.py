@@ -1,4 +1,5 @@
-"""Workflow stages give the same models and maps with the vectorized engine as with the sequential loop."""
+"""Workflow stages give the same models and maps with the vectorized engine as with the sequential loop; members are
+saved with their last epoch too, and with the scores of epoch hooks in their histories."""
 
 import h5py
 import numpy as np
@@ -8,7 +9,11 @@ import torch
 
 from gradcorr import attribution
 from gradcorr.data.synthetic import generate_billboard, write_dataset
+from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model
+from gradcorr.models.training import TrainConfig, train
+from gradcorr.monitor import epoch_hook
+from gradcorr.studies.model_runs import split_tensors, train_members
 from gradcorr.studies.synthetic import evaluate_synthetic_models, train_synthetic_models
 
 TRAINING = {"max_epochs": 2, "batch_size": 50, "log_every": 0}
@@ -76,3 +81,65 @@ def test_engines_attribute_the_same_maps(dataset, trained, tmp_path, monkeypatch
     pd.testing.assert_frame_equal(maps["vectorized_rows"], maps["sequential_rows"], rtol=1e-2, atol=1e-3)
     assert not np.allclose(maps["sequential"][0], maps["sequential"][1])  # three different models
     assert not list(tmp_path.glob("*.tmp.h5"))
+
+
+# seeds whose validation AUROC peaks before the last of 4 epochs on this dataset (asserted below)
+LAST_SEEDS = [0, 2]
+LAST_TRAINING = {"max_epochs": 4, "batch_size": 50, "log_every": 0, "early_stopping_patience": None}
+
+
+@pytest.fixture(scope="module")
+def with_last(dataset, tmp_path_factory):
+    """Two members trained by each engine, saved with their last epochs and a monitor's scores."""
+    x_valid, y_valid = split_tensors(dataset, "valid")
+    hook = epoch_hook(x_valid.numpy(), y_valid.numpy(), scores=["auroc", "angle_sd"], n_positive=5, prefix="valid_")
+    out = {}
+    for engine in ("sequential", "vectorized"):
+        directory = tmp_path_factory.mktemp(f"last_{engine}")
+        files = {name: [directory / f"m{i}{suffix}" for i in range(2)]
+                 for name, suffix in (("best", ".pt"), ("last", ".last.pt"), ("history", ".history.tsv"))}
+        train_members(dataset, list(zip(files["best"], files["history"])), arch="cnn_deep",
+                      model_kwargs=[{"activation": "exp", **MODELS}] * 2, model_ids=["m0", "m1"], seeds=LAST_SEEDS,
+                      metas=[{"trial": 0}, {"trial": 1}], training=LAST_TRAINING, engine=engine, device="cpu",
+                      hooks=[hook], last_outputs=files["last"])
+        out[engine] = files
+    return out
+
+
+@pytest.mark.parametrize("engine", ["sequential", "vectorized"])
+def test_last_outputs_hold_the_last_epoch_and_the_history_the_hook_scores(with_last, engine):
+    files = with_last[engine]
+    for i in range(2):
+        best, best_saved = load_model(files["best"][i])
+        last, last_saved = load_model(files["last"][i])
+        assert best_saved["meta"]["checkpoint"] == "best" and last_saved["meta"]["checkpoint"] == "last"
+        assert last_saved["meta"]["epoch"] == 4 and "epoch" not in best_saved["meta"]
+        assert best_saved["meta"]["trial"] == last_saved["meta"]["trial"] == i
+        assert best_saved["meta"]["engine"] == engine and best_saved["history"] == last_saved["history"]
+        history = pd.read_csv(files["history"][i], sep="\t")
+        assert list(history["epoch"]) == [0, 1, 2, 3, 4]
+        assert {"valid_auroc", "valid_angle_sd", "hook_seconds"} <= set(history.columns)
+        assert history[["valid_auroc", "valid_angle_sd"]].notna().all().all()
+        assert history["hook_seconds"].isna().tolist() == [True, False, False, False, False]  # none before epoch 1
+        # the hook's auroc on the validation split is the validation AUROC the protocol records
+        np.testing.assert_allclose(history["valid_auroc"][1:], history["val_auroc"][1:], rtol=1e-5)
+        trained = history["val_auroc"][1:].to_numpy()
+        assert int(np.argmax(trained)) + 1 != 4, f"seed {LAST_SEEDS[i]} must peak before its last epoch: {trained}"
+        assert not torch.equal(best[0].weight, last[0].weight)
+
+
+def test_the_best_file_is_what_train_restores_and_the_last_what_it_leaves(dataset, with_last):
+    x, y = split_tensors(dataset, "train")
+    xv, yv = split_tensors(dataset, "valid")
+    for i, seed in enumerate(LAST_SEEDS):
+        torch.manual_seed(seed)
+        model = build_model("cnn_deep", activation="exp", **MODELS, input_length=200, alphabet=4)
+        restored, _, left = train(model, x, y, xv, yv, TrainConfig.from_dict({**LAST_TRAINING, "seed": seed}),
+                                  keep_last=True)
+        for name, reference in (("best", restored), ("last", left)):
+            saved, _ = load_model(with_last["sequential"][name][i])
+            for key, value in reference.state_dict().items():
+                assert torch.equal(saved.state_dict()[key], value), (name, key)
+            vectorized, _ = load_model(with_last["vectorized"][name][i])  # float32 rounding of the grouped path
+            torch.testing.assert_close(vectorized.state_dict()["0.weight"], reference[0].weight, rtol=1e-3,
+                                       atol=1e-4)

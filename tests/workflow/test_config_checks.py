@@ -16,6 +16,8 @@ from gradcorr.workflow.config_checks import (
     check_config,
     check_download_dir,
     check_input_length,
+    regularization_grid,
+    regularization_name,
 )
 
 BAD_CONFIGS = [
@@ -49,6 +51,25 @@ BAD_CONFIGS = [
     ("invivo:\n  processed: {../up: x.h5}\n", "../up"),
     ("invivo:\n  genomes: {..: https://example.org/g.fa}\n", ".."),
     ("invivo:\n  genomes: {hg38: {url: https://example.org/g.fa, md5: abc}}\n", "genomes"),
+    # a schedule must fit its epochs; the regularization study's blocks name settings and valid values
+    ("training:\n  max_epochs: 5\n  phases: [{epochs: 2}, {epochs: 2}]\n", "config training.phases"),
+    ("training:\n  max_epochs: 3\n  phases: [{epochs: 2}, {epochs: 2}]\n", "config training.phases"),
+    ("training:\n  phases: [{}, {epochs: 2}]\n", "only the last phase"),
+    ("consistency:\n  training: {phases: [{epochs: 200}]}\n", "config consistency.training.phases"),
+    ("training:\n  phases: [{dropout: 1.0}]\n", "dropout"),
+    ("regularization:\n  training: {batch_size: 32}\n", "regularization.training"),
+    ("studies: [regularization]\nregularization:\n  blocks: {grid: [{batchsize: [32]}]}\n",
+     "config regularization.blocks.grid[0]: unknown setting(s) ['batchsize']"),
+    ("studies: [regularization]\nregularization:\n  blocks: {table1: [{dropout: 0.4}]}\n",
+     "config regularization.blocks.table1[0].dropout: must be a non-empty list"),
+    ("studies: [regularization]\nregularization:\n  blocks: {table2: [{}, {schedule: [cyclic]}]}\n",
+     "config regularization.blocks.table2[1].schedule: 'cyclic'"),
+    ("studies: [regularization]\nregularization:\n  blocks: {grid: [{batchnorm: [1]}]}\n", "batchnorm"),
+    ("studies: [regularization]\nregularization:\n  blocks: {grid: [{width: [0.5]}]}\n", "width"),
+    ("studies: [regularization]\nregularization:\n  blocks: {grid: [{learning_rate: [0]}]}\n", "learning_rate"),
+    ("studies: [regularization]\nregularization:\n  blocks: {grid: [{blocks: [1]}]}\n", "blocks.grid"),
+    ("studies: [regularization]\nregularization:\n  mode: keras\n", "mode"),
+    ("studies: [regularization]\nsynthetic:\n  length: 63\n", "63, but cnn_consistency (the regularization study)"),
 ]
 
 GOOD_LENGTHS = [  # the shortest each architecture takes, and a processed dataset, whose length is checked on import
@@ -119,3 +140,25 @@ def test_download_dir_default_may_be_missing_any_other_must_be_a_writable_folder
     monkeypatch.setattr(os, "access", lambda path, mode: path != shared)
     with pytest.raises(ValueError, match="is not writable"):
         check_download_dir(str(shared), "results/downloads")
+
+
+def test_the_regularization_grid_is_the_papers_and_its_names_are_unique():
+    """The defaults give Table 1's 6 rows, Table 2's 14 and the Appendix B product (2 x 3 x 3 x 4 x 2 x 2 = 288);
+    a combination named in two blocks is trained once; `widths` drops the others."""
+    config = checked_config("studies: [regularization]\n")
+    combinations, blocks = regularization_grid(config["regularization"])
+    assert {name: len(names) for name, names in blocks.items()} == {"table1": 6, "table2": 14, "grid": 288}
+    assert len(combinations) == len(set().union(*map(set, blocks.values()))) == 302
+    assert all(regularization_name(settings) == name for name, settings in combinations.items())
+    table2 = [combinations[name] for name in blocks["table2"]]
+    assert all(c["schedule"] == "two_phase" and c["learning_rate"] == 0.01 for c in table2)
+    assert sorted((c["width"], c["batchnorm"], c["dropout"]) for c in table2 if c["regularizer"] == "none") == [
+        (1, False, 0.4), (1, True, 0.1), (1, True, 0.4), (1, True, 0.4), (1, True, 0.4), (4, True, 0.4),
+        (8, True, 0.4)]
+    baseline = combinations[blocks["table1"][0]]
+    assert baseline == {"regularizer": "none", "width": 1, "batch_size": 128, "dropout": 0.1, "learning_rate": 0.001,
+                        "batchnorm": False, "schedule": "constant"}
+    assert blocks["table1"][0] in blocks["grid"]  # the baseline is a point of the grid too
+    narrow, narrow_blocks = regularization_grid(checked_config("studies: [regularization]\n",
+                                                               "regularization:\n  widths: [1]\n")["regularization"])
+    assert {c["width"] for c in narrow.values()} == {1} and len(narrow_blocks["table2"]) == 10

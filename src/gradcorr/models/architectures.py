@@ -23,7 +23,8 @@ ACTIVATIONS = ("relu", "exp")
 # How the first layer starts and trains: "free" (the published model), "projected" (its kernel kept zero-mean
 # over the alphabet throughout training, a reparameterisation), "projected_init" (zero-mean at initialisation)
 FIRST_LAYERS = ("free", "projected", "projected_init")
-INIT_OPTIONS = ("init_sigma", "first_layer")  # build_model options that act only when a model is created
+KERNEL_INITS = ("he_normal", "glorot_uniform")  # hidden kernels: the published models', Keras' default
+INIT_OPTIONS = ("init_sigma", "first_layer", "kernel_init")  # build_model options that act only when a model is created
 KERAS_BN_EPS = 1e-3
 KERAS_BN_MOMENTUM = 0.01  # PyTorch momentum = 1 - Keras momentum (0.99)
 
@@ -113,14 +114,16 @@ def cnn_deep(activation: str = "relu", n_filters: int = 24, kernel_size: int = 1
 
 def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: float = 0.1, width: int = 1,
                     n_filters: int = 24, kernel_size: int = 19, input_length: int = 200,
-                    alphabet: int = 4) -> nn.Sequential:
-    """The consistency paper's CNN (Majdandzic, Rajesh & Koo, Appendix B): conv 24k x 19 (first-layer
+                    alphabet: int = 4, bias: bool = True) -> nn.Sequential:
+    """The consistency paper's CNN (Majdandzic, Rajesh & Koo, Appendix B), which is also the baseline CNN of
+    the regularization-saliency paper (Labelson, Tripathy & Koo, Appendix A): conv 24k x 19 (first-layer
     activation); conv 32k x 7, pool 4; conv 48k x 5, pool 4; conv 64k x 5, pool 4; dense 96k; dense 1.
     BatchNorm before every hidden activation when `batchnorm`; dropout `dropout` after each
     convolution (before pooling in the second block, after it in the third and fourth, as listed
-    there) and 0.5 after the dense layer; k = `width`."""
+    there) and 0.5 after the dense layer; k = `width`. `bias` False leaves the hidden layers without a
+    bias (the regularization-saliency code builds its models without BatchNorm so)."""
     def block(c_in: int, c_out: int, size: int, act: str, pool: int, pool_first: bool) -> list[nn.Module]:
-        layers: list[nn.Module] = [nn.Conv1d(c_in, c_out, size, padding="same")]
+        layers: list[nn.Module] = [nn.Conv1d(c_in, c_out, size, padding="same", bias=bias)]
         if batchnorm:
             layers.append(nn.BatchNorm1d(c_out, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))
         layers.append(_activation(act))
@@ -128,7 +131,7 @@ def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: f
         return layers + (tail[::-1] if pool_first else tail)
 
     length = _pooled_length("cnn_consistency", input_length, (4, 4, 4))
-    head: list[nn.Module] = [KerasFlatten(), nn.Linear(64 * width * length, 96 * width)]
+    head: list[nn.Module] = [KerasFlatten(), nn.Linear(64 * width * length, 96 * width, bias=bias)]
     if batchnorm:
         head.append(nn.BatchNorm1d(96 * width, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM))
     head += [nn.ReLU(), nn.Dropout(0.5), nn.Linear(96 * width, 1)]
@@ -149,16 +152,24 @@ def _he_normal_(weight: torch.Tensor, generator: torch.Generator | None = None) 
     nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std, generator=generator)
 
 
-def _init_keras(model: nn.Sequential, generator: torch.Generator | None = None) -> nn.Sequential:
-    """He-normal hidden kernels, Glorot-uniform output kernel, zero biases (Keras defaults); drawn from
-    `generator`, or torch's global one."""
+def _init_keras(model: nn.Sequential, generator: torch.Generator | None = None,
+                kernel_init: str = "he_normal") -> nn.Sequential:
+    """He-normal (or Glorot-uniform) hidden kernels, a Glorot-uniform output kernel, zero biases (Keras); drawn
+    from `generator`, or torch's global one. The scheme is kept on the model (`kernel_init`) for `reinitialize`."""
+    if kernel_init not in KERNEL_INITS:
+        raise ValueError(f"unknown kernel_init {kernel_init!r}; choose one of {KERNEL_INITS}")
     layers = [m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))]
     with torch.no_grad():
         for layer in layers[:-1]:
-            _he_normal_(_trained_weight(layer), generator)
-            nn.init.zeros_(layer.bias)
+            if kernel_init == "he_normal":
+                _he_normal_(_trained_weight(layer), generator)
+            else:
+                nn.init.xavier_uniform_(_trained_weight(layer), generator=generator)
         nn.init.xavier_uniform_(_trained_weight(layers[-1]), generator=generator)
-        nn.init.zeros_(layers[-1].bias)
+        for layer in layers:
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+    model.kernel_init = kernel_init
     return model
 
 
@@ -169,12 +180,12 @@ def _trained_weight(layer: nn.Module) -> torch.Tensor:
 
 
 def reinitialize(model: nn.Sequential, generator: torch.Generator) -> nn.Sequential:
-    """Fresh weights in place, drawn from `generator` as `build_model` draws a new model's (He-normal hidden
-    kernels, a Glorot-uniform output kernel, zero biases); every BatchNorm back to its initial state."""
+    """Fresh weights in place, drawn from `generator` as `build_model` drew the model's (its `kernel_init`,
+    He-normal by default, a Glorot-uniform output kernel, zero biases); every BatchNorm back to its initial state."""
     for layer in model:
         if isinstance(layer, nn.BatchNorm1d):
             layer.reset_parameters()
-    return _init_keras(model, generator)
+    return _init_keras(model, generator, getattr(model, "kernel_init", "he_normal"))
 
 
 def normal_init_(model: nn.Sequential, sigma: float) -> nn.Sequential:
@@ -278,10 +289,12 @@ def project_first_layer(model: nn.Sequential) -> nn.Sequential:
 
 
 def build_model(arch: str, *, init_sigma: float | None = None, first_layer: str = "free",
-                **kwargs: Any) -> nn.Sequential:
+                kernel_init: str = "he_normal", **kwargs: Any) -> nn.Sequential:
     """Build an architecture by name with its keyword arguments (activation, n_filters, ...).
 
-    `init_sigma` draws hidden kernels from N(0, init_sigma^2) instead of He-normal (`normal_init_`);
+    `kernel_init` "glorot_uniform" draws the hidden kernels as Keras does by default (the regularization-saliency
+    code) instead of He-normal (the published model zoo's); `init_sigma` draws them from N(0, init_sigma^2)
+    (`normal_init_`);
     `first_layer` "projected" keeps the first kernel zero-mean over the alphabet throughout training
     (`constrain_first_layer`), "projected_init" only starts it zero-mean.
     """
@@ -291,6 +304,8 @@ def build_model(arch: str, *, init_sigma: float | None = None, first_layer: str 
     if first_layer not in FIRST_LAYERS:
         raise ValueError(f"unknown first_layer {first_layer!r}; choose one of {FIRST_LAYERS}")
     model = builders[arch](**kwargs)
+    if kernel_init != "he_normal":
+        _init_keras(model, kernel_init=kernel_init)
     if init_sigma is not None:
         normal_init_(model, init_sigma)
     if first_layer == "projected_init":

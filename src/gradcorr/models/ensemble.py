@@ -133,8 +133,17 @@ class EnsembleCNN(nn.Module):
                 raise ValueError(f"layer {i} ({type(first).__name__}) cannot be stacked into an ensemble")
 
     def _stack(self, name: str, layers: Sequence[nn.Module], params: Sequence[str]) -> None:
+        """Stack the members' parameters; a missing bias stacks as zeros that no update reaches (masked)."""
         for p in params:
-            value, mask = _padded([_raw(m, p) for m in layers])
+            found = [_raw(m, p) for m in layers]
+            if any(t is None for t in found):
+                if any(t is not None for t in found):
+                    raise ValueError(f"layer {name}: members must all have a {p}, or none")
+                found = [torch.zeros(m.weight.shape[0]) for m in layers]
+                value, mask = _padded(found)
+                mask.zero_()
+            else:
+                value, mask = _padded(found)
             self.register_parameter(f"{name}_{p}", nn.Parameter(value))
             self.register_buffer(f"{name}_{p}_mask", mask)
 
@@ -269,6 +278,14 @@ class MemberAdam:
         self.steps = torch.zeros(k, dtype=torch.float64)
 
     @torch.no_grad()
+    def reset(self, members: torch.Tensor) -> None:
+        """A fresh Adam state (moments and step count) for the members where `members` (K,) bool is true."""
+        self.steps[members] = 0
+        for state in (self.m, self.v):
+            for value in state.values():
+                value[members.to(value.device)] = 0
+
+    @torch.no_grad()
     def step(self, lr: torch.Tensor, active: torch.Tensor) -> None:
         """One update; lr (K,) float64, active (K,) bool."""
         b1, b2 = self.betas
@@ -372,12 +389,15 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
         start = time.perf_counter()
         phase = phase_starting(config.phases, epoch)
         if phase is not None:
-            if phase.restart:  # each member redrawn as training.train redraws it alone
+            if phase.restart:  # each active member redrawn as training.train redraws it alone
                 fresh = EnsembleCNN([reinitialize(copy.deepcopy(member), torch.Generator().manual_seed(
-                    c.seed + RESTART_SEED_OFFSET)) for member, c in zip(members, configs)])
-                model.load_state_dict(fresh.state_dict())
-                optimizer = MemberAdam(params, {n: m.to(device) for n, m in model.grad_masks().items()})
-                tracked.zero_()
+                    c.seed + RESTART_SEED_OFFSET)) for member, c in zip(members, configs)]).state_dict()
+                with torch.no_grad():
+                    for key, value in model.state_dict().items():
+                        if value.dim() and value.shape[0] == k:
+                            value[active.to(value.device)] = fresh[key].to(value.device)[active.to(value.device)]
+                optimizer.reset(active)
+                tracked[active] = 0
             lr.fill_(phase.learning_rate or config.learning_rate)
             for schedule in schedules:
                 schedule.start_phase(float(lr[0]))

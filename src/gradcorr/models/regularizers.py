@@ -3,6 +3,8 @@
 
 - "mixup": inputs and labels of a batch mixed with a shuffled copy, lambda ~ Beta(alpha, alpha) per batch.
 - "manifold_mixup": the same at a random mixing point: the input or the output of a hidden activation.
+  With `mixup_clean`, the clean batch's loss is added to the mixed one, as the regularization-saliency
+  paper's code (Labelson, Tripathy & Koo) trains.
 - "noise": Gaussian noise (sd `noise_sd`) added to the inputs.
 - "manifold_noise": the same at a random mixing point.
 - "adversarial": projected gradient ascent in the L-infinity ball (radius `adv_eps`, steps of `adv_step`
@@ -43,6 +45,7 @@ class RegularizerConfig:
 
     name: str = "none"
     mixup_alpha: float = 1.0
+    mixup_clean: bool = False
     noise_sd: float = 0.15
     adv_eps: float = 0.05
     adv_step: float = 0.005
@@ -146,7 +149,8 @@ def batch_loss(model: nn.Sequential, xb: torch.Tensor, yb: torch.Tensor, loss_fn
         lam = _beta(config.mixup_alpha, generator)
         perm = torch.randperm(len(xb), generator=generator).to(xb.device)
         point = 0 if name == "mixup" else _choice(mixing_points(model), generator)
-        return loss_fn(forward_with(model, xb, point, lambda h: mix(h, perm, lam)), mix(yb, perm, lam))
+        mixed = loss_fn(forward_with(model, xb, point, lambda h: mix(h, perm, lam)), mix(yb, perm, lam))
+        return mixed + loss_fn(model(xb), yb) if config.mixup_clean else mixed
     if name in ("noise", "manifold_noise"):
         point = 0 if name == "noise" else _choice(mixing_points(model), generator)
         return loss_fn(forward_with(model, xb, point, lambda h: gaussian(h, config.noise_sd, generator)), yb)

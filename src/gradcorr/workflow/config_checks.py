@@ -7,6 +7,7 @@ the standard library, so the DAG process stays without torch.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from pathlib import Path
@@ -48,10 +49,87 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
     training = schema["properties"]["training"]["properties"]
     for section, key, allowed in (("consistency", "training", set(training) - {"regularizer"}),
                                   ("consistency", "regularizer", set(training["regularizer"]["properties"]) - {"name"}),
-                                  ("angle_training", "training", set(training) - {"regularizer"})):
+                                  ("angle_training", "training", set(training) - {"regularizer"}),
+                                  ("regularization", "training", set(training) - {"regularizer", "phases",
+                                                                                    "max_epochs", "batch_size",
+                                                                                    "learning_rate"})):
         unknown = sorted(set(cfg[section][key]) - allowed)
         if unknown:
             raise ValueError(f"config {section}.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    _check_phases("training", cfg["training"])
+    for section in ("consistency", "angle_training"):
+        _check_phases(f"{section}.training", {**cfg["training"], **cfg[section]["training"]})
+    if "regularization" in cfg["studies"]:
+        regularization_grid(cfg["regularization"])
+
+
+def _check_phases(key: str, training: dict[str, Any]) -> None:
+    """A schedule's phases must fit max_epochs (`gradcorr.models.training.check_phases`, said here for the DAG)."""
+    phases = training.get("phases") or []
+    if any(p.get("epochs") is None for p in phases[:-1]):
+        raise ValueError(f"config {key}.phases: only the last phase may leave its epochs open")
+    fixed = sum(p.get("epochs") or 0 for p in phases)
+    if fixed > training["max_epochs"] or (phases and phases[-1].get("epochs") is not None
+                                          and fixed != training["max_epochs"]):
+        raise ValueError(f"config {key}.phases: they last {fixed} epochs but max_epochs is {training['max_epochs']}; "
+                         "they must add up to it (or leave the last phase's epochs open)")
+
+
+REGULARIZATION_SETTINGS = ("regularizer", "width", "batch_size", "dropout", "learning_rate", "batchnorm", "schedule")
+
+
+def regularization_name(settings: dict[str, Any]) -> str:
+    """The file name of a combination of the regularization study, e.g. std_f1_bs128_do0.1_lr0.001_nobn_const."""
+    s = settings
+    return (f"{'mix' if s['regularizer'] == 'manifold_mixup' else 'std'}_f{s['width']}_bs{s['batch_size']}"
+            f"_do{s['dropout']:g}_lr{s['learning_rate']:g}_{'bn' if s['batchnorm'] else 'nobn'}"
+            f"_{'2ph' if s['schedule'] == 'two_phase' else 'const'}")
+
+
+def regularization_grid(section: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """The regularization study's combinations (name -> settings) and each block's names, in order: every product
+    of a block over the baseline's settings, less the widths not in `widths`. ValueError names the product of a
+    bad setting or value."""
+    baseline = section["baseline"]
+    combinations: dict[str, dict[str, Any]] = {}
+    blocks: dict[str, list[str]] = {}
+    for block, products in section["blocks"].items():
+        names: list[str] = []
+        for i, product in enumerate(products):
+            key = f"config regularization.blocks.{block}[{i}]"
+            unknown = sorted(set(product) - set(REGULARIZATION_SETTINGS))
+            if unknown:
+                raise ValueError(f"{key}: unknown setting(s) {unknown}; allowed: {list(REGULARIZATION_SETTINGS)}")
+            for name, values in product.items():
+                if not isinstance(values, list) or not values:
+                    raise ValueError(f"{key}.{name}: must be a non-empty list of values")
+                for value in values:
+                    _check_regularization_value(f"{key}.{name}", name, value)
+            lists = [product.get(name, [baseline[name]]) for name in REGULARIZATION_SETTINGS]
+            for values in itertools.product(*lists):
+                settings = dict(zip(REGULARIZATION_SETTINGS, values))
+                if settings["width"] not in section["widths"]:
+                    continue
+                name = regularization_name(settings)
+                combinations[name] = settings
+                if name not in names:
+                    names.append(name)
+        blocks[block] = names
+    return combinations, blocks
+
+
+def _check_regularization_value(key: str, name: str, value: Any) -> None:
+    """A setting's value has its type and a meaningful value."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    problem = {"regularizer": value not in ("none", "manifold_mixup"),
+               "schedule": value not in ("constant", "two_phase"),
+               "batchnorm": not isinstance(value, bool),
+               "width": not (number and value == int(value) and value >= 1),
+               "batch_size": not (number and value == int(value) and value >= 1),
+               "dropout": not (number and 0 <= value < 1),
+               "learning_rate": not (number and value > 0)}[name]
+    if problem:
+        raise ValueError(f"{key}: {value!r} is not a valid {name}")
 
 
 def _check_input_lengths(cfg: dict[str, Any]) -> None:
@@ -66,6 +144,8 @@ def _check_input_lengths(cfg: dict[str, Any]) -> None:
     if "angle_training" in studies:
         needs += [("synthetic.length", syn["length"], arch, "angle_training.architectures")
                   for arch in cfg["angle_training"]["architectures"]]
+    if "regularization" in studies:
+        needs.append(("synthetic.length", syn["length"], "cnn_consistency", "the regularization study"))
     if "invivo" in studies and set(iv["tfs"]) - set(iv["processed"]):  # datasets built from peaks at `width`
         needs += [("invivo.width", iv["width"], arch, "invivo.architectures") for arch in iv["architectures"]]
     for key, length, arch, source in needs:
