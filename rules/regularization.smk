@@ -22,7 +22,17 @@ REGULARIZATION_MODELS = [
 ]
 REGULARIZATION_TABLES = {
     name: f"{REGULARIZATION_DIR}/tables/{name}.tsv"
-    for name in ("epochs", "models", "table1", "table2", "grid", "tracking", "tracking_summary", "stopping", "correction")
+    for name in (
+        "epochs",
+        "models",
+        "table1",
+        "table2",
+        "grid",
+        "tracking",
+        "tracking_summary",
+        "stopping",
+        "correction",
+    )
 }
 REGULARIZATION_MODEL = f"{REGULARIZATION_DIR}/models/{{combination}}_{{trial}}"
 
