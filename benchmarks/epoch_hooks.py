@@ -60,6 +60,7 @@ def main() -> None:
         (f"engine, {args.trials} members",
          lambda h: train_ensemble([copy.deepcopy(m) for m in members], *tensors, configs, device, hooks=h)),
     ):
+        run([])  # warm-up: the device's kernels, torch's caches
         _, plain = timed(run, [])
         _, hooked = timed(run, hooks)
         print(f"{name:<28}{plain:>18.1f}{hooked:>16.1f}{hooked / plain:>8.2f}")

@@ -104,7 +104,7 @@ def main() -> None:
     training = {**config["training"], **section["training"], "max_epochs": args.epochs, "log_every": 0}
     common = {"data": str(data), "out": str(args.out), "training": training, "mode": args.mode,
               "monitor": {"n_positive": args.n_positive, "valid_positive": args.n_positive // 2, "snr_top_k": 20,
-                          "batch_size": 4096},
+                          "batch_size": 512},  # 16 processes share one GPU
               "kld": {k: config["consistency"][k] for k in ("kmer", "attr_mean")},
               "first_phase": section["first_phase"]}
     jobs = []  # mixup one trial per job; the engine trains the other combinations' trials together
@@ -122,7 +122,11 @@ def main() -> None:
         time.sleep(2)
         for result in [r for r in results if r.ready()]:
             results.remove(result)
-            name, trials, seconds = result.get()
+            try:
+                name, trials, seconds = result.get()
+            except Exception as err:  # a failed job is reported; the others go on
+                print(f"a job failed: {type(err).__name__}: {err}", flush=True)
+                continue
             done.append((name, trials))
             print(f"{time.perf_counter() - start:6.0f} s  {name} trials {trials}: {seconds:.0f} s", flush=True)
     if results:
