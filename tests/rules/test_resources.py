@@ -37,3 +37,18 @@ def test_slurm_profile_requests_a_gpu_for_training_and_scales_memory_with_the_co
     assert int(big["mem_mb"]) > int(train["mem_mb"]) + 2 * 50
     assert int(big["runtime"]) > int(train["runtime"])
     assert int(larger["synthetic_evaluate"][0]["mem_mb"]) > int(small["synthetic_evaluate"][0]["mem_mb"])
+
+
+def test_regularization_jobs_ask_for_more_as_the_width_grows_and_mixup_runs_longer(tmp_path):
+    """Width f holds f times the activations and costs up to f^2 the work; manifold mixup trains one model at a
+    time with an extra pass."""
+    jobs = slurm_dry_run(tmp_path, "studies: [regularization]\nsynthetic: {n_positive: 5000, n_negative: 5000}\n"
+                                   "regularization:\n  epochs: 40\n  widths: [1, 4]\n  blocks:\n"
+                                   "    table1: [{regularizer: [none, manifold_mixup], width: [1, 4]}]\n"
+                                   "    table2: []\n    grid: []\n")
+    train = jobs["regularization_train"]
+    assert len(train) == 4 and all(job["gpu"] == "1" and job["cpus_per_task"] == "4" for job in train)
+    runtimes = sorted(int(job["runtime"]) for job in train)  # f1 std < f1 mixup < f4 std < f4 mixup
+    assert runtimes[0] < runtimes[1] < runtimes[2] < runtimes[3] and runtimes[3] > 10 * runtimes[0]
+    mem = sorted(int(job["mem_mb"]) for job in train)
+    assert mem[0] == mem[1] < mem[2] == mem[3]  # f = 1 twice, then f = 4 twice

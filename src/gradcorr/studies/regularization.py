@@ -26,11 +26,11 @@ import pandas as pd
 
 from gradcorr.data.io import read_tsv, write_tsv
 from gradcorr.metrics import spearman
+from gradcorr.workflow.config_checks import REGULARIZATION_SETTINGS as SETTINGS  # what a combination sets
 from gradcorr.workflow.runtime import derive_seed
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("regularizer", "width", "batch_size", "dropout", "learning_rate", "batchnorm", "schedule")
 SCHEDULES = ("constant", "two_phase")
 MODES = ("paper", "authors_code")
 CHECKPOINTS = ("es", "last")  # the early-stopping epoch (best validation AUROC) and the last epoch
@@ -165,6 +165,7 @@ def checkpoint_table(epochs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     last_test_*), and for each ground-truth-free rule (`STOPPING_RULES`: the best validation KLD or angle SD among the
     epochs within `tolerance` of the best validation AUROC) its epoch and test scores (rule_<candidate>_*)."""
     tests = [c for c in epochs.columns if c.startswith("test_")]
+    tests += [s for s in SUMMARY_SCORES if s not in tests]  # the columns the tables read, even with no models
     picks = {"es": tests, "last": tests, **{f"rule_{c}": list(SUMMARY_SCORES) for c in STOPPING_RULES}}
     columns = ["model", "combination", "trial", *SETTINGS, "stopped", "epochs", "es_epoch", "last_epoch",
                *[f"{cp}_{s}" for cp in CHECKPOINTS for s in tests],
