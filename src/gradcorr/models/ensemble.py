@@ -139,7 +139,7 @@ class EnsembleCNN(nn.Module):
             if any(t is None for t in found):
                 if any(t is not None for t in found):
                     raise ValueError(f"layer {name}: members must all have a {p}, or none")
-                found = [torch.zeros(m.weight.shape[0]) for m in layers]
+                found = [torch.zeros(m.weight.shape[0], dtype=m.weight.dtype) for m in layers]
                 value, mask = _padded(found)
                 mask.zero_()
             else:
