@@ -6,7 +6,7 @@ checkpoint scored again on the CPU, against the history's scores.
 
 Usage (the blocks' settings are the schema's defaults, the paper's):
     PYTHONPATH=src python benchmarks/regularization_scale.py --out /tmp/reg --blocks table1 table2 \
-        [--trials 5] [--epochs 40] [--n 10000] [--workers 16] [--limit 540] [--mode paper]
+        [--trials 5] [--epochs 40] [--n 10000] [--workers 16] [--limit 540] [--mode paper] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=mp.cpu_count())
     parser.add_argument("--limit", type=float, default=540, help="seconds; unfinished jobs are stopped then")
     parser.add_argument("--mode", default="paper", choices=["paper", "authors_code"])
+    parser.add_argument("--only", nargs="+", help="train only these combinations of the blocks")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -98,6 +99,9 @@ def main() -> None:
     section = {**config["regularization"], "widths": args.widths,
                "blocks": {b: config["regularization"]["blocks"][b] for b in args.blocks}}
     combinations, blocks = regularization_grid(section)
+    if args.only:
+        combinations = {n: c for n, c in combinations.items() if n in args.only}
+        blocks = {b: [n for n in names if n in combinations] for b, names in blocks.items()}
     (args.out / "models").mkdir(parents=True, exist_ok=True)
     data = args.out / "billboard.h5"
     write_dataset(data, generate_billboard(n_positive=args.n, n_negative=args.n, seed=2022))
