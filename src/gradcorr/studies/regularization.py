@@ -26,12 +26,12 @@ import pandas as pd
 
 from gradcorr.data.io import read_tsv, write_tsv
 from gradcorr.metrics import spearman
+from gradcorr.workflow.config_checks import REGULARIZATION_CHOICES
 from gradcorr.workflow.config_checks import REGULARIZATION_SETTINGS as SETTINGS  # what a combination sets
 from gradcorr.workflow.runtime import derive_seed
 
 log = logging.getLogger(__name__)
 
-SCHEDULES = ("constant", "two_phase")
 MODES = ("paper", "authors_code")
 CHECKPOINTS = ("es", "last")  # the early-stopping epoch (best validation AUROC) and the last epoch
 SUMMARY_SCORES = ("test_auroc", "test_interp_auroc_raw", "test_interp_auroc_corrected")
@@ -53,8 +53,8 @@ def schedule_phases(schedule: str, learning_rate: float, dropout: float, first_p
     """The training phases (`models.training.Phase` fields) of a combination's schedule: none for "constant";
     for "two_phase", `first_phase` (epochs, learning_rate, dropout) then the combination's rate and dropout
     for the remaining epochs, as the paper describes it or as the authors' code runs it (`mode`)."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; choose one of {SCHEDULES}")
+    if schedule not in REGULARIZATION_CHOICES["schedule"]:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {REGULARIZATION_CHOICES['schedule']}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
     if schedule == "constant":

@@ -76,6 +76,7 @@ def _check_phases(key: str, training: dict[str, Any]) -> None:
 
 
 REGULARIZATION_SETTINGS = ("regularizer", "width", "batch_size", "dropout", "learning_rate", "batchnorm", "schedule")
+REGULARIZATION_CHOICES = {"regularizer": ("none", "manifold_mixup"), "schedule": ("constant", "two_phase")}
 
 
 def regularization_name(settings: dict[str, Any]) -> str:
@@ -121,8 +122,8 @@ def regularization_grid(section: dict[str, Any]) -> tuple[dict[str, dict[str, An
 def _check_regularization_value(key: str, name: str, value: Any) -> None:
     """A setting's value has its type and a meaningful value."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    problem = {"regularizer": value not in ("none", "manifold_mixup"),
-               "schedule": value not in ("constant", "two_phase"),
+    problem = {"regularizer": value not in REGULARIZATION_CHOICES["regularizer"],
+               "schedule": value not in REGULARIZATION_CHOICES["schedule"],
                "batchnorm": not isinstance(value, bool),
                "width": not (number and value == int(value) and value >= 1),
                "batch_size": not (number and value == int(value) and value >= 1),
