@@ -66,6 +66,7 @@ BAD_CONFIGS = [
      "config regularization.blocks.table2[1].schedule: 'cyclic'"),
     ("studies: [regularization]\nregularization:\n  blocks: {grid: [{batchnorm: [1]}]}\n", "batchnorm"),
     ("studies: [regularization]\nregularization:\n  blocks: {grid: [{width: [0.5]}]}\n", "width"),
+    ("studies: [regularization]\nregularization:\n  blocks: {grid: [{batch_size: [32.0]}]}\n", "batch_size"),
     ("studies: [regularization]\nregularization:\n  blocks: {grid: [{learning_rate: [0]}]}\n", "learning_rate"),
     ("studies: [regularization]\nregularization:\n  blocks: {grid: [{blocks: [1]}]}\n", "blocks.grid"),
     ("studies: [regularization]\nregularization:\n  mode: keras\n", "mode"),

@@ -122,11 +122,12 @@ def regularization_grid(section: dict[str, Any]) -> tuple[dict[str, dict[str, An
 def _check_regularization_value(key: str, name: str, value: Any) -> None:
     """A setting's value has its type and a meaningful value."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    integer = isinstance(value, int) and not isinstance(value, bool)
     problem = {"regularizer": value not in REGULARIZATION_CHOICES["regularizer"],
                "schedule": value not in REGULARIZATION_CHOICES["schedule"],
                "batchnorm": not isinstance(value, bool),
-               "width": not (number and value == int(value) and value >= 1),
-               "batch_size": not (number and value == int(value) and value >= 1),
+               "width": not (integer and value >= 1),
+               "batch_size": not (integer and value >= 1),
                "dropout": not (number and 0 <= value < 1),
                "learning_rate": not (number and value > 0)}[name]
     if problem:
