@@ -17,20 +17,9 @@ import multiprocessing as mp
 import time
 from pathlib import Path
 
-import yaml
+from snakemake.utils import validate
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def schema_defaults(schema: dict) -> dict:
-    """The config a schema's defaults make (nested objects filled in)."""
-    out = {}
-    for key, spec in schema.get("properties", {}).items():
-        if spec.get("type") == "object" and "properties" in spec:
-            out[key] = {**schema_defaults(spec), **spec.get("default", {})}
-        elif "default" in spec:
-            out[key] = spec["default"]
-    return out
 
 
 def train_job(args: dict) -> tuple[str, list[int], float]:
@@ -95,7 +84,8 @@ def main() -> None:
     from gradcorr.workflow.config_checks import regularization_grid
 
     start = time.perf_counter()
-    config = schema_defaults(yaml.safe_load((ROOT / "config" / "schema.yaml").read_text()))
+    config: dict = {}  # the schema's defaults (the paper's), filled in as the workflow fills them
+    validate(config, str(ROOT / "config" / "schema.yaml"), set_default=True)
     section = {**config["regularization"], "widths": args.widths,
                "blocks": {b: config["regularization"]["blocks"][b] for b in args.blocks}}
     combinations, blocks = regularization_grid(section)

@@ -22,6 +22,7 @@ from gradcorr.attribution import attribute_members
 from gradcorr.correction import correct, simplex_angle
 from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld
 from gradcorr.metrics import attribution_snr, classification_scores, interpretability_scores
+from gradcorr.models.ensemble import predict_members
 
 __all__ = ["GROUND_TRUTH_FREE", "MONITOR_SCORES", "angle_spread", "epoch_hook", "map_scores"]
 
@@ -162,7 +163,7 @@ def epoch_hook(x: np.ndarray, y: np.ndarray | None = None, ground_truth: np.ndar
     def hook(model: nn.Module, members: int) -> list[dict[str, float]]:
         rows: list[dict[str, float]] = [{} for _ in range(members)]
         if {"auroc", "aupr"} & set(scores):
-            probs = _predict(model, x_all, members, batch_size)
+            probs = predict_members(model, x_all, batch_size, members).float().numpy()
             for m in range(members):
                 found = classification_scores(labels, probs[:, m])
                 rows[m].update({name: found[name] for name in ("auroc", "aupr") if name in scores})
@@ -177,16 +178,3 @@ def epoch_hook(x: np.ndarray, y: np.ndarray | None = None, ground_truth: np.ndar
 
     return hook
 
-
-@torch.no_grad()
-def _predict(model: nn.Module, x: torch.Tensor, members: int, batch_size: int) -> np.ndarray:
-    """Sigmoid outputs (N, members) in inference mode; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    step = max(1, batch_size // members)
-    dtype = next(model.parameters()).dtype
-    out = torch.cat([torch.sigmoid(model(b.to(device, dtype).repeat(1, members, 1))).cpu()
-                     for b in torch.split(x, step)])
-    model.train(was_training)
-    return out.float().numpy()

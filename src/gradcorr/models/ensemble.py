@@ -38,6 +38,7 @@ from gradcorr.models.training import (
     KerasSchedule,
     NonFiniteLossError,
     TrainConfig,
+    describe_phase,
     phase_starting,
     run_hooks,
     validation_auroc,
@@ -254,13 +255,16 @@ def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_members(model: EnsembleCNN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Sigmoid outputs (N, K) of every member in inference mode; restores the model's mode."""
+def predict_members(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, members: int | None = None
+                    ) -> torch.Tensor:
+    """Sigmoid outputs (N, K) of every member in inference mode; restores the model's mode. `members` is K for a
+    module that is no `EnsembleCNN` (a plain model is one member); inputs take the model's dtype."""
+    members = model.members if members is None else members
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    out = torch.cat([torch.sigmoid(model(replicate(b.to(device), model.members))).cpu()
-                     for b in torch.split(x, max(1, batch_size // model.members))])
+    param = next(model.parameters())
+    out = torch.cat([torch.sigmoid(model(replicate(b.to(param.device, param.dtype), members))).cpu()
+                     for b in torch.split(x, max(1, batch_size // members))])
     model.train(was_training)
     return out
 
@@ -404,9 +408,7 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
             if phase.dropout is not None:
                 model.set_dropout(phase.dropout)
             train_mode = phase.train_mode
-            log.info("epoch %d: a phase starts (learning rate %.1e, dropout %s, %s%s)", epoch, float(lr[0]),
-                     "as built" if phase.dropout is None else phase.dropout,
-                     "training mode" if train_mode else "inference mode", ", fresh weights" if phase.restart else "")
+            log.info(describe_phase(phase, epoch, float(lr[0])))
         model.train(train_mode)
         orders = torch.stack([torch.randperm(n, generator=g) for g in order_rngs])  # (K, N)
         total = torch.zeros(k, dtype=torch.float64)

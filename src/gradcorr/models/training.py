@@ -96,6 +96,14 @@ def phase_starting(phases: Sequence[Phase], epoch: int) -> Phase | None:
     return None
 
 
+def describe_phase(phase: Phase, epoch: int, lr: float) -> str:
+    """The log line of a phase starting at `epoch` with rate `lr`."""
+    dropout = "as built" if phase.dropout is None else phase.dropout
+    mode = "training mode" if phase.train_mode else "inference mode"
+    return (f"epoch {epoch}: a phase starts (learning rate {lr:.1e}, dropout {dropout}, {mode}"
+            f"{', fresh weights' if phase.restart else ''})")
+
+
 def set_dropout(model: nn.Module, rate: float) -> None:
     """Set every dropout layer before the dense head (the first `KerasFlatten`) to `rate`, in place."""
     for layer in model:
@@ -256,9 +264,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
             if phase.dropout is not None:
                 set_dropout(model, phase.dropout)
             train_mode = phase.train_mode
-            log.info("epoch %d: a phase starts (learning rate %.1e, dropout %s, %s%s)", epoch, lr,
-                     "as built" if phase.dropout is None else phase.dropout,
-                     "training mode" if train_mode else "inference mode", ", fresh weights" if phase.restart else "")
+            log.info(describe_phase(phase, epoch, lr))
         model.train(train_mode)
         order = torch.randperm(len(x_train), generator=order_rng)
         total, seen, diverged = 0.0, 0, None

@@ -357,11 +357,11 @@ def regularization_tables(histories: list[str | Path], out: dict[str, str | Path
 def regularization_figures(tables: dict[str, str | Path], out: dict[str, str | Path], *,
                            blocks: dict[str, list[str]]) -> None:
     """Fig. 1 a-d (`regularization_plots.fig_regimes`) and the tracking figure (`fig_tracking`; its rho from
-    tables["tracking"] when given, else from the epochs), each as PNG, PDF and a TSV of the numbers drawn."""
+    tables["tracking"]), each as PNG, PDF and a TSV of the numbers drawn."""
     from gradcorr.studies import plotting, regularization_plots  # matplotlib only in the jobs that draw
 
     epochs, models = read_tsv(tables["epochs"]), read_tsv(tables["models"])
-    tracking = read_tsv(tables["tracking"]) if "tracking" in tables else tracking_table(epochs)
+    tracking = read_tsv(tables["tracking"])
     fig, numbers = regularization_plots.fig_regimes(models, epochs, blocks)
     plotting.save_figure(fig, out["fig1_pdf"], out["fig1"])
     write_tsv(numbers, out["fig1_tsv"])
