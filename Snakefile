@@ -21,6 +21,7 @@ include: "rules/invivo.smk"
 include: "rules/consistency.smk"
 include: "rules/angle_training.smk"
 include: "rules/regularization.smk"
+include: "rules/faithfulness.smk"
 include: "rules/motifs.smk"
 include: "rules/downloads.smk"
 

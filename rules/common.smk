@@ -60,6 +60,7 @@ def all_outputs():
         *consistency_outputs(),
         *angle_training_outputs(),
         *regularization_outputs(),
+        *faithfulness_outputs(),
         *motifs_outputs(),
     ]
 
@@ -460,6 +461,49 @@ def regularization_trials(pattern):
 def regularization_settings(wildcards):
     """The settings of the combination of `wildcards`."""
     return REGULARIZATION_COMBINATIONS[wildcards.combination]
+
+
+# Faithfulness study (its names and rules: rules/faithfulness.smk)
+
+
+def faithfulness_outputs():
+    """The study's tables and figures, if the config runs it."""
+    if "faithfulness" not in STUDIES:
+        return []
+    return [*FAITHFULNESS_TABLES.values(), *[str(f) for f in faithfulness_figure_outputs().values()]]
+
+
+def faithfulness_table_outputs():
+    """The study's tables; Table 1, the verification counts, the DNA part and the effect of correction in the report."""
+    outputs = dict(FAITHFULNESS_TABLES)
+    for name in ("table1", "verification", "dna", "correction"):
+        outputs[name] = report(
+            FAITHFULNESS_TABLES[name],
+            caption=f"../report/faithfulness_{name}.rst",
+            category="Faithfulness",
+            subcategory="Tables",
+        )
+    return outputs
+
+
+def faithfulness_figure_outputs():
+    """Table 1 and the DNA part as bars: PNG (in the report), PDF and TSV of the numbers drawn."""
+    outputs = {}
+    for fig in ("table1", "dna"):
+        outputs[fig] = report(
+            f"{FAITHFULNESS_DIR}/figures/{fig}.png",
+            caption=f"../report/faithfulness_fig_{fig}.rst",
+            category="Faithfulness",
+            subcategory="Figures",
+        )
+        outputs[f"{fig}_pdf"] = f"{FAITHFULNESS_DIR}/figures/{fig}.pdf"
+        outputs[f"{fig}_tsv"] = f"{FAITHFULNESS_DIR}/figures/{fig}.tsv"
+    return outputs
+
+
+def faithfulness_trials(pattern):
+    """`pattern` (fields task, net, setting, trial) for all trials of a task, architecture and setting."""
+    return expand(pattern, trial=range(FAITHFULNESS_CONFIG["trials"]), allow_missing=True)
 
 
 # Motif discovery (its names and rules: rules/motifs.smk)

@@ -162,3 +162,37 @@ def regularization_train_runtime(wildcards):
     slowdown = 1.25 * settings["width"] ** 2 * (3 if settings["regularizer"] != "none" else 1)
     trials, epochs = REGULARIZATION_CONFIG["trials"], REGULARIZATION_CONFIG["epochs"]
     return train_runtime(SYNTHETIC_SEQUENCES, trials, epochs, slowdown)
+
+
+# Faithfulness study: small models on 40-residue sequences (about a tenth of a 200-nt CNN-deep's work);
+# adversarial training takes an extra forward and backward pass per batch and trains on twice the batch.
+FAITHFULNESS_SLOWDOWN = 0.1
+
+
+def faithfulness_mem_mb(wildcards, attempt):
+    """One model at a time; a dataset of n sequences of 20 letters holds 5 times the floats of DNA's 4."""
+    data = FAITHFULNESS_CONFIG["data"]
+    return job_mem_mb(data["n"], 5 * data["length"], 1, attempt)
+
+
+def faithfulness_train_runtime(wildcards):
+    slowdown = FAITHFULNESS_SLOWDOWN * (3 if wildcards.setting.startswith("adversarial") else 1)
+    epochs = FAITHFULNESS_TRAINING["max_epochs"]
+    return train_runtime(FAITHFULNESS_CONFIG["data"]["n"], FAITHFULNESS_CONFIG["trials"], epochs, slowdown)
+
+
+def faithfulness_evaluate_runtime(wildcards):
+    """Ablation (3 kinds), occlusion and the methods' inputs (about 200 in all) per position, sequence and model."""
+    n = FAITHFULNESS_CONFIG["evaluation"]["n_samples"] * FAITHFULNESS_CONFIG["trials"]
+    length = FAITHFULNESS_CONFIG["data"]["length"]
+    return 10 + math.ceil(n * (4 * length + 200) * FAITHFULNESS_SLOWDOWN * S_PER_MODEL_INPUT / 60)
+
+
+def faithfulness_dna_mem_mb(wildcards, attempt):
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, 1, attempt)
+
+
+def faithfulness_dna_runtime(wildcards):
+    """Every position ablated (3 kinds) and occluded, plus the methods' inputs, per sequence and model."""
+    n = FAITHFULNESS_CONFIG["evaluation"]["n_dna"] * config["models"]["trials"]
+    return 10 + math.ceil(n * (4 * SYNTHETIC_LENGTH + 200) * S_PER_MODEL_INPUT / 60)

@@ -7,7 +7,7 @@ captum is a test-only dependency: it checks our maps against an independent impl
 import numpy as np
 import pytest
 import torch
-from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+from captum.attr import GradientShap, IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from gradcorr import attribute, attribution
@@ -146,6 +146,55 @@ def test_smoothgrad_matches_captum_noise_tunnel(deep64, monkeypatch):
     assert (ours - plain).abs().max() > 1e-3 * plain.abs().max(), "noise must change the map"
 
 
+@pytest.mark.parametrize("reference", ["permute", "distribution"])
+def test_gradient_shap_matches_captum(deep64, monkeypatch, reference):
+    """captum's GradientShap (multiply_by_inputs=False) with our draws: captum takes the noise from one
+    torch.normal(0, std) call (N * n_samples rows, samples of a sequence adjacent), the references'
+    indices from np.random.choice and the points alpha from np.random.uniform; we hand it ours
+    (`gradient_shap_draws`, the draws `attribute` makes for that seed) for the duration of the call."""
+    n, samples = 3, 7
+    x = torch.from_numpy(one_hot(n, seed=3))
+    pool = torch.from_numpy(one_hot(4, seed=9)) if reference == "distribution" else None
+    options = {"n_samples": samples, "noise_sd": 0.2, "seed": 6, "reference": pool if pool is not None else "permute"}
+    ours = attribute(deep64, x, "gradient_shap", batch_size=10, **options)
+    parts = attribution.gradient_shap_draws(x, samples, 0.2, options["reference"])
+    noise, alpha, base = parts(0, n, torch.Generator().manual_seed(6))
+    if pool is None:  # one reference per sample: captum's distribution is all of them, indexed in order
+        pool, index = base.reshape(n * samples, *x.shape[1:]), np.arange(n * samples)
+    else:
+        index = np.array([[int(np.flatnonzero((pool == b).all(axis=(1, 2)).numpy())[0]) for b in row] for row in base])
+    monkeypatch.setattr(torch, "normal", lambda mean, std: noise.reshape(std.shape))
+    monkeypatch.setattr(np.random, "choice", lambda r, size: index.reshape(-1))
+    monkeypatch.setattr(np.random, "uniform", lambda lo, hi, size: alpha.reshape(-1).numpy())
+    theirs = GradientShap(forward_func(deep64, "sigmoid"), multiply_by_inputs=False).attribute(
+        x, baselines=pool, n_samples=samples, stdevs=0.2)
+    monkeypatch.undo()
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-12)
+    assert (ours - attribute(deep64, x)).abs().max() > 1e-3 * ours.abs().max(), "the points must matter"
+
+
+@pytest.mark.parametrize("reference", ["zeros", "uniform", "permute", "dinuc"])
+def test_gradient_shap_of_a_linear_model_is_its_weights(reference):
+    model = linear_model()
+    w = model[1].weight.detach().reshape(4, 10).numpy()
+    x = torch.from_numpy(one_hot(5, length=10))
+    maps = attribute(model, x, "gradient_shap", reference=reference, noise_sd=0.3, output="logit").numpy()
+    np.testing.assert_allclose(maps, np.broadcast_to(w, maps.shape), rtol=1e-12, atol=1e-14)
+
+
+def test_gradient_shap_points_lie_between_reference_and_noisy_input():
+    """The model inputs are b + alpha (x + eps - b) with alpha in [0, 1): without noise, zeros references
+    give alpha x, so every input is a multiple in [0, 1) of its sequence, and alphas are spread."""
+    x = torch.from_numpy(one_hot(20, length=10))
+    points = random_draws(x, "gradient_shap", n_samples=50, reference="zeros")
+    assert points.shape == (20, 50, 4, 10)
+    alpha = points.sum(dim=(2, 3)) / 10
+    torch.testing.assert_close(points, alpha[..., None, None] * x[:, None])
+    assert alpha.min() >= 0 and alpha.max() < 1 and abs(alpha.mean().item() - 0.5) < 0.05
+    with pytest.raises(ValueError, match=r"\(R, A, L\)"):
+        attribute(linear_model(), x, "gradient_shap", reference=np.zeros((2, 3, 10)))
+
+
 # --- closed forms and identities ----------------------------------------------------------------
 
 @pytest.mark.parametrize("rule", RULES)
@@ -191,7 +240,8 @@ def test_expected_gradients_is_the_mean_over_its_references(deep64):
 
 CASES = [("integrated_gradients", {"steps": 10, "reference": "dinuc"}),
          ("smoothgrad", {"n_samples": 9}),
-         ("expected_gradients", {"n_references": 3, "steps": 4})]
+         ("expected_gradients", {"n_references": 3, "steps": 4}),
+         ("gradient_shap", {"n_samples": 6, "noise_sd": 0.1, "reference": "permute"})]
 
 
 @pytest.mark.parametrize("method,options", CASES)
@@ -307,7 +357,8 @@ MEMBER_CASES = [("saliency", {}),
                 ("integrated_gradients", {"steps": 5, "reference": "dinuc", "seed": 3}),
                 ("integrated_gradients", {"steps": 4, "rule": "riemann_middle", "reference": "zeros"}),
                 ("smoothgrad", {"n_samples": 4, "noise_sd": 0.2, "seed": 5}),
-                ("expected_gradients", {"n_references": 2, "steps": 3, "seed": 7})]
+                ("expected_gradients", {"n_references": 2, "steps": 3, "seed": 7}),
+                ("gradient_shap", {"n_samples": 4, "noise_sd": 0.1, "reference": "dinuc", "seed": 9})]
 
 
 @pytest.mark.parametrize("batch_size", [2, 40])
@@ -390,7 +441,8 @@ def shallow_members(widths: list[int]) -> list[nn.Module]:
 
 SHORTCUT_CASES = [("integrated_gradients", {"steps": 6, "reference": "dinuc", "seed": 1}),
                   ("smoothgrad", {"n_samples": 5, "noise_sd": 0.3, "seed": 2}),
-                  ("expected_gradients", {"n_references": 3, "steps": 4, "seed": 3})]
+                  ("expected_gradients", {"n_references": 3, "steps": 4, "seed": 3}),
+                  ("gradient_shap", {"n_samples": 5, "noise_sd": 0.2, "reference": "permute", "seed": 4})]
 
 
 @pytest.mark.parametrize("method,options", SHORTCUT_CASES)

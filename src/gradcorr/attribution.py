@@ -1,6 +1,7 @@
 """Raw (uncorrected) gradient-based attribution maps, batched over sequences and model inputs.
 
-`attribute` is the entry point for one model. Every method is a weighted mean of input gradients of the
+`attribute` is the entry point for one model (saliency, integrated gradients, SmoothGrad, expected
+gradients, gradient SHAP). Every method is a weighted mean of input gradients of the
 model's score: sequence i gets K model inputs u_ik (the sequence itself, noisy copies, or points on
 straight paths from references) and the map sum_k w_k d score(u_ik) / d u_ik, with weights summing
 to 1. A method registers a `Plan` that says how to build u_ik (linear in the sequence and its random
@@ -39,7 +40,7 @@ from gradcorr.baselines import dinuc_shuffle, permute_positions
 from gradcorr.models.architectures import fold_batchnorm
 
 __all__ = ["METHODS", "OPTIONS", "OUTPUTS", "REFERENCES", "RULES", "Plan", "attribute", "attribute_members",
-           "iter_attribute_members", "path_rule", "random_draws"]
+           "gradient_shap_draws", "iter_attribute_members", "path_rule", "random_draws"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "smoothgrad": {"n_samples": 25, "noise_sd": 0.1, "seed": 0},
     "expected_gradients": {"n_references": 10, "steps": 20, "rule": "riemann_trapezoid",
                            "reference": "permute", "seed": 0},
+    "gradient_shap": {"n_samples": 25, "noise_sd": 0.0, "reference": "zeros", "seed": 0},
 }
 
 Score = Callable[[torch.Tensor], torch.Tensor]
@@ -153,6 +155,67 @@ def _expected_gradients_plan(x: torch.Tensor, n_references: int, steps: int, rul
     return _path_plan(steps, rule, _reference_draw(x, reference, n_references), n_references)
 
 
+def _gradient_shap_plan(x: torch.Tensor, n_samples: int, noise_sd: float,
+                        reference: str | np.ndarray | torch.Tensor) -> Plan:
+    """Gradient SHAP (Lundberg & Lee 2017; captum's GradientShap): mean gradient at n_samples random points
+    b + alpha (x + eps - b) per sequence, alpha ~ U(0, 1), eps ~ N(0, noise_sd^2) on every entry, b a
+    reference. The draws are the model inputs themselves, so the first layer still runs once per input
+    but its gradient goes back once per sequence."""
+    parts = gradient_shap_draws(x, n_samples, noise_sd, reference)
+
+    def draw(i0: int, i1: int, generator: torch.Generator) -> torch.Tensor:
+        noise, alpha, base = parts(i0, i1, generator)
+        alpha = alpha.to(x.dtype).view(*alpha.shape, *([1] * (x.dim() - 1)))
+        return torch.lerp(base, x[i0:i1].unsqueeze(1) + noise, alpha)
+
+    return Plan(torch.full((n_samples,), 1 / n_samples, dtype=torch.float64), lambda xs, points, k: points, draw,
+                lambda k: k, draws_are_inputs=True)
+
+
+def gradient_shap_draws(x: torch.Tensor, n_samples: int, noise_sd: float, reference: str | np.ndarray | torch.Tensor,
+                        ) -> Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Gradient SHAP's random draws, for inspection and tests: what `attribute(x, "gradient_shap")` draws.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (N, A, L)
+    n_samples : int
+        Points per sequence.
+    noise_sd : float
+        The noise's standard deviation.
+    reference : str or array_like
+        A kind of `REFERENCES` (one draw per sample for "permute" and "dinuc") or, as captum's baseline
+        distribution, an array of references (R, A, L), one drawn uniformly per sample.
+
+    Returns
+    -------
+    callable
+        (i0, i1, generator) -> the draws of sequences i0..i1-1, in this order from the generator: the noise
+        eps (i1 - i0, n, A, L), the points alpha (i1 - i0, n) in [0, 1) (float64), the references b
+        (i1 - i0, n, A, L).
+    """
+    if isinstance(reference, str):
+        references = _reference_draw(x, reference, n_samples)
+    else:
+        pool = torch.as_tensor(np.asarray(reference) if not isinstance(reference, torch.Tensor) else reference)
+        if pool.dim() == 2:
+            pool = pool.unsqueeze(0)
+        if pool.dim() != 3 or tuple(pool.shape[1:]) != tuple(x.shape[1:]):
+            raise ValueError(f"gradient_shap references must be an array (R, A, L) with (A, L) = "
+                             f"{tuple(x.shape[1:])}; got {tuple(pool.shape)}")
+        pool = pool.to(x.device, x.dtype)
+
+        def references(i0: int, i1: int, generator: torch.Generator) -> torch.Tensor:
+            return pool[torch.randint(len(pool), (i1 - i0, n_samples), generator=generator)]
+
+    def parts(i0: int, i1: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        noise = _gaussian_noise((i1 - i0, n_samples, *x.shape[1:]), noise_sd, generator, x.dtype).to(x.device)
+        alpha = torch.rand((i1 - i0, n_samples), generator=generator, dtype=torch.float64)
+        return noise, alpha.to(x.device), references(i0, i1, generator)
+
+    return parts
+
+
 def _path_plan(steps: int, rule: str, draw: Draw, n_references: int) -> Plan:
     """Inputs b_r + alpha_s (x - b_r) for the R = n_references references of `draw` and the rule's
     points alpha_s; input k is (r, s) = divmod(k, steps), weighted w_s / R."""
@@ -230,6 +293,7 @@ METHODS: dict[str, Callable[..., Plan]] = {
     "integrated_gradients": _integrated_gradients_plan,
     "smoothgrad": _smoothgrad_plan,
     "expected_gradients": _expected_gradients_plan,
+    "gradient_shap": _gradient_shap_plan,
 }
 
 
@@ -469,6 +533,10 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     - "smoothgrad": n_samples=25, noise_sd=0.1, seed=0. Mean saliency over x + N(0, noise_sd^2).
     - "expected_gradients": n_references=10, steps=20, rule="riemann_trapezoid",
       reference="permute" (or "dinuc"), seed=0. Integrated gradients averaged over the references.
+    - "gradient_shap": n_samples=25, noise_sd=0.0, reference="zeros" (or "uniform", "permute",
+      "dinuc", or an array of references (R, A, L) drawn from uniformly, captum's baseline
+      distribution), seed=0. Mean gradient at b + alpha (x + eps - b), alpha ~ U(0, 1), eps ~
+      N(0, noise_sd^2): captum's GradientShap with multiply_by_inputs=False.
 
     Memory: `batch_size` bounds memory. It is the most model inputs (sequences x steps, noise
     samples or references) in one forward/backward pass: the inputs of many sequences share a
@@ -488,7 +556,8 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
         Takes (M, A, L) and returns logits (M, outputs).
     x : numpy.ndarray or torch.Tensor, shape (N, A, L)
         Inputs, one-hot or not.
-    method : {"saliency", "integrated_gradients", "smoothgrad", "expected_gradients"}, default "saliency"
+    method : str, default "saliency"
+        One of METHODS: "saliency", "integrated_gradients", "smoothgrad", "expected_gradients", "gradient_shap".
     output : {"sigmoid", "logit"}, default "sigmoid"
         The score explained: the sigmoid of the logit (published), or the logit.
     target : int, default 0
@@ -642,7 +711,8 @@ def random_draws(x: np.ndarray | torch.Tensor, method: str, **options: Any) -> t
     Returns
     -------
     torch.Tensor or None
-        SmoothGrad's noise (N, n_samples, A, L) or the references (N, R, A, L) of a path method;
+        SmoothGrad's noise (N, n_samples, A, L), the references (N, R, A, L) of a path method or
+        gradient SHAP's model inputs (N, n_samples, A, L);
         None for saliency.
     """
     x_t, plan, seed = _prepare(x, method, options, 1)

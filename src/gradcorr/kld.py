@@ -37,10 +37,13 @@ Merge = Literal["published", "union"]
 
 
 def _letters(x: Any) -> np.ndarray:
-    """Letter indices (N, L) of one-hot sequences (N, A, L); ValueError unless each position has one letter."""
+    """Letter indices (N, L) of one-hot DNA (N, 4, L); ValueError unless each position has one letter of four
+    (the k-mers are coded in base 4)."""
     x = to_float64(x)
     if x.ndim != 3:
         raise ValueError(f"sequences must have shape (N, A, L); got {x.shape}")
+    if x.shape[1] != 4:
+        raise ValueError(f"k-mer counts are defined for DNA, 4 letters; got sequences of {x.shape[1]} letters")
     if not np.all((x == 0) | (x == 1)) or not np.all(x.sum(axis=1) == 1):
         raise ValueError("sequences must be one-hot: exactly one 1 per position, 0 elsewhere")
     return x.argmax(axis=1)

@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from gradcorr import attribute, correct
+from gradcorr.attribution import path_rule
 from gradcorr.models.architectures import (
     KerasFlatten,
     build_model,
@@ -20,7 +21,9 @@ from gradcorr.models.architectures import (
     reinitialize,
     release_first_layer,
 )
+from gradcorr.models.checkpoint import load_model, save_model
 from gradcorr.models.ensemble import EnsembleCNN
+from gradcorr.models.regularizers import mixing_points
 
 
 @pytest.mark.parametrize("arch", ["cnn_shallow", "cnn_deep"])
@@ -262,3 +265,131 @@ def test_reinitialize_redraws_a_constrained_first_layer_and_keeps_it_zero_mean()
     for key, value in plain.state_dict().items():  # the other layers alike too
         if not key.startswith("0."):
             assert torch.equal(constrained.state_dict()[key], value), key
+
+
+# --- SeqCNN and the MLP of the faithful-attributions paper (Adebayo et al., Appendix B) -------------------------
+
+def _protein(n: int, alphabet: int = 20, length: int = 40, seed: int = 2, dtype=torch.float64) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, alphabet, (n, length), generator=g)
+    return torch.nn.functional.one_hot(x, alphabet).to(dtype).transpose(1, 2)
+
+
+def _n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _seq_cnn_params(a: int, length: int, f: int, k: int, pool: int, hidden: int) -> int:
+    return (a * f * k + f) + (f * f * k + f) + (f * (length // pool // pool) * hidden + hidden) + (hidden + 1)
+
+
+def _mlp_params(a: int, length: int, hidden: tuple[int, ...]) -> int:
+    widths = (a * length, *hidden, 1)
+    return sum(i * o + o for i, o in zip(widths, widths[1:]))
+
+
+@pytest.mark.parametrize("alphabet", [20, 21])
+@pytest.mark.parametrize("arch", ["seq_cnn", "mlp"])
+def test_protein_models_give_one_logit_and_have_the_documented_layers(arch, alphabet):
+    torch.manual_seed(0)
+    model = build_model(arch, input_length=40, alphabet=alphabet).eval()
+    assert model(_protein(5, alphabet, dtype=torch.float32)).shape == (5, 1)
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model.modules())
+    dense = [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)]
+    if arch == "seq_cnn":
+        convs = [(c.in_channels, c.out_channels, c.kernel_size[0], c.padding)
+                 for c in model if isinstance(c, nn.Conv1d)]
+        assert convs == [(alphabet, 64, 5, "same"), (64, 64, 5, "same")]
+        assert [m.kernel_size for m in model if isinstance(m, nn.MaxPool1d)] == [2, 2]
+        assert dense == [(64 * 10, 128), (128, 1)]
+        assert _n_params(model) == _seq_cnn_params(alphabet, 40, 64, 5, 2, 128)
+    else:
+        assert isinstance(model[0], KerasFlatten) and dense == [(alphabet * 40, 256), (256, 128), (128, 64), (64, 1)]
+        assert _n_params(model) == _mlp_params(alphabet, 40, (256, 128, 64))
+    assert [m.p for m in model if isinstance(m, nn.Dropout)] == [0.0] * {"seq_cnn": 1, "mlp": 3}[arch]
+
+
+def test_protein_model_parameter_counts_follow_their_sizes():
+    assert _n_params(build_model("seq_cnn", alphabet=21, input_length=43, n_filters=7, kernel_size=3, pool=3,
+                                 hidden=11)) == _seq_cnn_params(21, 43, 7, 3, 3, 11)
+    assert _n_params(build_model("mlp", alphabet=21, input_length=33, hidden=[9, 5])) == _mlp_params(21, 33, (9, 5))
+    assert _seq_cnn_params(20, 40, 64, 5, 2, 128) == 109185 and _mlp_params(20, 40, (256, 128, 64)) == 246273
+    with pytest.raises(ValueError, match="seq_cnn needs inputs of length at least 4"):
+        build_model("seq_cnn", input_length=3)
+    with pytest.raises(ValueError, match="hidden layer"):
+        build_model("mlp", hidden=())
+
+
+@pytest.mark.parametrize("arch", ["seq_cnn", "mlp"])
+def test_protein_model_dropout_acts_in_training_mode_only(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, dropout=0.5).double()
+    x = _protein(8)
+    model.train()
+    assert not torch.equal(model(x), model(x))
+    model.eval()
+    torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.Dropout) for m in folded)
+    torch.testing.assert_close(folded(x), model(x), rtol=0, atol=0)
+    assert mixing_points(model) == [0] + [i + 1 for i, m in enumerate(model) if isinstance(m, nn.ReLU)]
+
+
+@pytest.mark.parametrize("arch, kwargs", [("seq_cnn", {"n_filters": 8, "hidden": 16, "dropout": 0.25}),
+                                          ("mlp", {"hidden": (32, 16, 8), "dropout": 0.5})])
+def test_protein_model_checkpoint_round_trip(arch, kwargs, tmp_path):
+    torch.manual_seed(1)
+    shape = {**kwargs, "input_length": 40, "alphabet": 20}
+    model = build_model(arch, **shape).eval()
+    save_model(tmp_path / "m.pt", model, arch, shape, [], {"weight_decay": 0.01})
+    loaded, saved = load_model(tmp_path / "m.pt")
+    x = _protein(6, dtype=torch.float32)
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    assert not loaded.training and saved["model_kwargs"] == shape
+
+
+@pytest.mark.parametrize("arch", ["seq_cnn", "mlp"])
+def test_protein_model_attributions(arch):
+    """Saliency is the input gradient of the sigmoid output; integrated gradients from the zero reference are the
+    trapezoid-weighted mean gradient on the path alpha x (maps stay gradient-like)."""
+    torch.manual_seed(3)
+    model = build_model(arch, dropout=0.3).double().eval()
+    x = _protein(7)
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.sigmoid(model(xg)).sum(), xg)
+    torch.testing.assert_close(attribute(model, x, "saliency"), grad, rtol=1e-12, atol=1e-14)
+    ig = attribute(model, x, "integrated_gradients", reference="zeros", steps=5)
+    alphas, weights = path_rule(5, "riemann_trapezoid")
+    want = torch.zeros_like(x)
+    for alpha, weight in zip(alphas.tolist(), weights.tolist()):
+        u = (alpha * x).requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.sigmoid(model(u)).sum(), u)
+        want += weight * g
+    torch.testing.assert_close(ig, want, rtol=1e-10, atol=1e-14)
+    assert ig.abs().max() > 0 and not torch.allclose(ig, grad)
+    assert not model.training
+
+
+def test_protein_models_initialise_as_pytorch_and_reinitialize_so():
+    """PyTorch's default initialisation from the global generator; `reinitialize` draws the same scheme from its
+    generator (so equal to a model built after seeding the global generator alike); kernel_init redraws in a
+    Keras scheme; the first-layer options need a convolution."""
+    for arch in ("seq_cnn", "mlp"):
+        torch.manual_seed(5)
+        built = build_model(arch, n_filters=8) if arch == "seq_cnn" else build_model(arch)
+        torch.manual_seed(6)
+        other = copy.deepcopy(built)
+        reinitialize(other, torch.Generator().manual_seed(5))
+        for key, value in built.state_dict().items():
+            assert torch.equal(other.state_dict()[key], value), (arch, key)
+        kernels = _kernels(built)
+        bound = 1 / math.sqrt(kernels[0].weight[0].numel())  # kaiming_uniform(a=sqrt 5): U(+-1/sqrt(fan_in))
+        assert kernels[0].weight.abs().max() <= bound and kernels[0].weight.abs().max() > 0.9 * bound
+        assert kernels[0].bias.abs().max() <= bound and torch.count_nonzero(kernels[0].bias) > 0
+        keras = build_model(arch, kernel_init="glorot_uniform")
+        assert all(torch.count_nonzero(k.bias) == 0 for k in _kernels(keras)) and keras.kernel_init == "glorot_uniform"
+    with pytest.raises(ValueError, match="first layer is a convolution"):
+        build_model("mlp", first_layer="projected")
+    constrained = build_model("seq_cnn", first_layer="projected").double().eval()
+    grad = attribute(constrained, _protein(3), "saliency")
+    assert grad.sum(dim=1).abs().max() < 1e-12 and grad.abs().max() > 0

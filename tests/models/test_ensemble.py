@@ -6,6 +6,7 @@ about the learning rate; in float64 the two paths agree to ~1e-9.
 """
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -69,6 +70,80 @@ def test_members_train_as_they_train_alone(arch, activation, widths, kwargs, flo
             assert torch.allclose(a.double(), b.double(), rtol=1e-7, atol=1e-8), name
     # weights moved: the test compares trained models, not two copies of the initialisation
     assert not torch.allclose(together[0][0].weight, members[0][0].weight)
+
+
+def _protein(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random one-hot protein sequences (A = 20, L = 40); label 1 where a planted pattern is present."""
+    g = torch.Generator().manual_seed(seed)
+    dtype = torch.get_default_dtype()
+    x = torch.nn.functional.one_hot(torch.randint(0, 20, (n, 40), generator=g), 20).to(dtype).transpose(1, 2)
+    y = torch.randint(0, 2, (n, 1), generator=g).to(dtype)
+    x[y[:, 0] == 1, :, 10:16] = torch.nn.functional.one_hot(torch.tensor([3, 5, 7, 9, 11, 13]), 20).to(dtype).T
+    return x, y
+
+
+@pytest.mark.parametrize("arch, kwargs, weight_decay", [
+    ("seq_cnn", [{"n_filters": 6, "hidden": 16}, {"n_filters": 8, "hidden": 12}], 0.0),  # widths padded
+    ("seq_cnn", [{"n_filters": 6, "hidden": 16}, {"n_filters": 8, "hidden": 12}], 0.05),
+    ("seq_cnn", [{"n_filters": 8, "hidden": 16, "dropout": 0.3}] * 2, 0.05),
+    ("mlp", [{"hidden": (32, 16, 8), "dropout": 0.3}, {"hidden": (24, 16, 12), "dropout": 0.3}], 0.05),
+    ("cnn_deep", [{"activation": "exp", "n_filters": 6, "kernel_size": 9}] * 2, 0.05),  # with BatchNorm
+])
+def test_protein_models_and_weight_decay_train_as_alone(arch, kwargs, weight_decay, float64):
+    """The engine stacks SeqCNN and the MLP, and its decoupled weight decay is AdamW's (training.train's)."""
+    data = _data if arch == "cnn_deep" else _protein  # DNA of length 200 for cnn_deep
+    x, y = data(200, 12)
+    xv, yv = data(60, 13)
+    seeds = [7, 8]
+    configs = [TrainConfig(max_epochs=3, batch_size=50, seed=s, log_every=0, lr_patience=1, learning_rate=3e-3,
+                           weight_decay=weight_decay) for s in seeds]
+    members = []
+    for k, seed in zip(kwargs, seeds):
+        torch.manual_seed(seed)
+        members.append(build_model(arch, input_length=x.shape[2], alphabet=x.shape[1], **k))
+    alone = [train(copy.deepcopy(m), x, y, xv, yv, c) for m, c in zip(members, configs)]
+    together, histories = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs)
+    for (model, history), member, hist in zip(alone, together, histories):
+        assert [h["loss"] for h in hist] == pytest.approx([h["loss"] for h in history], rel=1e-9)
+        assert [h["epoch"] for h in hist] == [h["epoch"] for h in history]
+        state = model.state_dict()
+        assert list(member.state_dict()) == list(state)
+        for name, a in member.state_dict().items():  # biases before BatchNorm: float64 rounding, see above
+            assert torch.allclose(a, state[name], rtol=1e-7, atol=1e-8), name
+    assert not torch.allclose(together[0][-1].weight, members[0][-1].weight)
+    if weight_decay:  # it mattered: without it the members train to other weights
+        plain = [dataclasses.replace(c, weight_decay=0.0) for c in configs]
+        undecayed, _ = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, plain)
+        assert not torch.allclose(undecayed[0][-1].weight, together[0][-1].weight, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch, kwargs", [
+    ("seq_cnn", [{"n_filters": 6}, {"n_filters": 8}, {"n_filters": 5}]),
+    ("cnn_consistency", [{"width": 1, "n_filters": 4}, {"width": 2, "n_filters": 4}]),  # with BatchNorm
+])
+def test_members_of_different_widths_at_the_flatten_compute_as_alone(arch, kwargs, float64):
+    """The dense layer after the flatten reads (length, channels) per member: a narrower member's kernel is stacked
+    with each position's channels padded, and comes back as it went in."""
+    torch.manual_seed(0)
+    members = [build_model(arch, **k).eval() for k in kwargs]
+    for member in members:
+        for bn in (m for m in member if isinstance(m, torch.nn.BatchNorm1d)):
+            bn.running_mean.uniform_(-0.2, 0.2)
+    ensemble = EnsembleCNN(members).eval()
+    x = torch.randn(5, members[0][0].in_channels, 40 if arch == "seq_cnn" else 200)
+    out = ensemble(replicate(x, len(members)))
+    for k, member in enumerate(members):
+        torch.testing.assert_close(out[:, k], member(x)[:, 0], rtol=1e-12, atol=1e-12)
+        state = ensemble.member_state(k, copy.deepcopy(member))
+        for key, value in member.state_dict().items():
+            assert torch.equal(state[key], value), (k, key)
+
+
+def test_members_must_share_their_weight_decay():
+    x, y = _protein(40, 0)
+    members = [build_model("mlp", hidden=(8, 8, 8)) for _ in range(2)]
+    with pytest.raises(ValueError, match="weight_decay"):
+        train_ensemble(members, x, y, x, y, [TrainConfig(weight_decay=0.0), TrainConfig(weight_decay=0.1)])
 
 
 @pytest.mark.parametrize("first_layer, regularizer", [

@@ -94,6 +94,46 @@ def test_pgd_stays_in_the_ball_and_raises_the_loss(model):
     assert not model.training
 
 
+def test_one_pgd_step_of_the_full_radius_is_fgsm(model):
+    """FGSM (Goodfellow et al.): delta = eps * sign(d loss / dx) at x, the model in inference mode."""
+    x, y = data(32, 6)
+    loss = nn.BCEWithLogitsLoss()
+    eps = 0.03
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(model(xg), y), xg)
+    delta = pgd(model, x, y, loss, eps, eps, 1)
+    torch.testing.assert_close(delta, eps * grad.sign(), rtol=0, atol=0)
+    assert float((delta.abs() == eps).float().mean()) > 0.9  # few gradient entries are exactly 0
+
+
+@pytest.mark.parametrize("epoch", [1, 2, 10])
+def test_fgsm_settings_train_on_clean_plus_adversarial_batches_from_the_first_epoch(epoch):
+    """adv_steps 1, adv_step = adv_eps, adv_clean_epochs 0, adv_mixed_until >= max_epochs: every epoch's batch
+    loss is the BCE of the clean batch concatenated with its FGSM copy, and draws no random numbers."""
+    torch.manual_seed(2)
+    net = build_model("seq_cnn", n_filters=8, hidden=16)  # no dropout: training mode is deterministic
+    g = torch.Generator().manual_seed(3)
+    x = nn.functional.one_hot(torch.randint(0, 20, (24, 40), generator=g), 20).float().transpose(1, 2)
+    y = torch.randint(0, 2, (24, 1), generator=g).float()
+    loss = nn.BCEWithLogitsLoss()
+    eps = 0.09
+    config = RegularizerConfig("adversarial", adv_eps=eps, adv_step=eps, adv_steps=1, adv_clean_epochs=0,
+                               adv_mixed_until=10)
+    assert adversarial_phase(epoch, config) == "mixed"
+    rng = torch.Generator().manual_seed(4)
+    state = rng.get_state()
+    got = batch_loss(net.train(), x, y, loss, config, epoch, rng)
+    assert net.training and torch.equal(rng.get_state(), state)
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(net(xg), y), xg)
+    with torch.no_grad():
+        want = loss(net(torch.cat([x, x + eps * grad.sign()])), torch.cat([y, y]))
+        clean, adv = loss(net(x), y), loss(net(x + eps * grad.sign()), y)
+    torch.testing.assert_close(got.detach(), want)
+    torch.testing.assert_close(want, (clean + adv) / 2)  # equal weights on the clean and adversarial losses
+    assert adv > clean
+
+
 def test_adversarial_schedule():
     config = RegularizerConfig("adversarial")
     assert [adversarial_phase(e, config) for e in (1, 5, 6, 20, 21, 100)] == \

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from gradcorr.data.synthetic import generate_billboard
-from gradcorr.models.architectures import build_model, reinitialize
+from gradcorr.models.architectures import build_model, l2_penalty, reinitialize
 from gradcorr.models.training import (
     RESTART_SEED_OFFSET,
     KerasSchedule,
@@ -347,3 +347,110 @@ def test_keep_last_returns_the_last_epoch_besides_the_best(tiny):
     assert not torch.equal(last[0].weight, model[0].weight)
     assert not last.training
     assert len(train(_consistency(2), x, y, xv, yv, config)) == 2  # without keep_last, (model, history) as before
+
+
+# --- decoupled weight decay (AdamW) ----------------------------------------------------------------------------
+
+def _by_hand(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, optimizer=None) -> list[dict]:
+    """`train`'s steps written out for a model without BatchNorm: the same data order (from a generator seeded by
+    the seed) and dropout masks (torch's global generator seeded alike), BCE plus the L2 term, and either
+    `optimizer` (a torch one) or AdamW written out (the decay p <- p (1 - lr wd) first, then Adam's step on the
+    loss gradient alone). The state after every epoch."""
+    torch.manual_seed(config.seed)
+    order_rng = torch.Generator().manual_seed(config.seed)
+    model.train()
+    params = list(model.parameters())
+    m = [torch.zeros_like(p) for p in params]
+    v = [torch.zeros_like(p) for p in params]
+    lr, wd, (b1, b2), eps, t = config.learning_rate, config.weight_decay, (0.9, 0.999), 1e-8, 0
+    states = []
+    for _ in range(config.max_epochs):
+        for idx in torch.split(torch.randperm(len(x), generator=order_rng), config.batch_size):
+            loss = nn.BCEWithLogitsLoss()(model(x[idx]), y[idx])
+            if config.l2:
+                loss = loss + config.l2 * l2_penalty(model)
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                continue
+            grads = torch.autograd.grad(loss, params)
+            t += 1
+            with torch.no_grad():
+                for p, g, m_i, v_i in zip(params, grads, m, v):
+                    p.mul_(1 - lr * wd)
+                    m_i.mul_(b1).add_((1 - b1) * g)
+                    v_i.mul_(b2).add_((1 - b2) * g * g)
+                    p.sub_(lr / (1 - b1 ** t) * m_i / (v_i.sqrt() / math.sqrt(1 - b2 ** t) + eps))
+        states.append({k: value.detach().clone() for k, value in model.state_dict().items()})
+    return states
+
+
+def _protein_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = nn.functional.one_hot(torch.randint(0, 20, (n, 40), generator=g), 20).double().transpose(1, 2)
+    y = torch.randint(0, 2, (n, 1), generator=g).double()
+    x[y[:, 0] == 1, :, 10:16] = nn.functional.one_hot(torch.tensor([3, 5, 7, 9, 11, 13]), 20).double().T
+    return x, y
+
+
+@pytest.mark.parametrize("arch", ["seq_cnn", "mlp"])
+def test_weight_decay_trains_as_adamw_written_out(arch):
+    """Two epochs of four batches in float64: the trajectory of `train` with weight_decay is AdamW's, decoupled
+    (written out here, and torch.optim.AdamW's); the decay is large enough to matter."""
+    x, y = _protein_data(200, 0)
+    xv, yv = _protein_data(40, 1)
+    torch.manual_seed(0)
+    initial = build_model(arch, **({"n_filters": 8, "hidden": 16} if arch == "seq_cnn" else {"hidden": (32, 16, 8)}))
+    initial = initial.double()
+    config = TrainConfig(max_epochs=2, batch_size=50, seed=3, log_every=0, learning_rate=3e-3, weight_decay=0.5,
+                         early_stopping_patience=None)
+    states: list[dict] = []
+    train(copy.deepcopy(initial), x, y, xv, yv, config, hooks=[_recorder(states)])
+    by_hand = _by_hand(copy.deepcopy(initial), x, y, config)
+    model = copy.deepcopy(initial)
+    torch_adamw = _by_hand(model, x, y, config, torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.5))
+    undecayed = _by_hand(copy.deepcopy(initial), x, y, dataclasses.replace(config, weight_decay=0.0))
+    for epoch in (1, 2):
+        for key, value in states[epoch].items():
+            torch.testing.assert_close(value, by_hand[epoch - 1][key], rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(value, torch_adamw[epoch - 1][key], rtol=1e-10, atol=1e-12)
+    moved = max(float((states[2][k] - undecayed[1][k]).abs().max()) for k in states[2])
+    assert moved > 1e-3  # lr * wd = 1.5e-3 of each weight per step: weight decay changed the weights
+
+
+def test_no_weight_decay_is_plain_adam_bit_for_bit(tiny, monkeypatch):
+    """weight_decay 0 (the default) steps with torch.optim.Adam exactly; a restarting phase rebuilds the optimizer
+    of the same kind (AdamW with weight decay)."""
+    x, y, xv, yv = tiny
+    model = _consistency(seed=4, batchnorm=False)  # with dropout
+    config = TrainConfig(max_epochs=2, batch_size=50, seed=6, log_every=0, early_stopping_patience=None)
+    assert TrainConfig().weight_decay == 0.0
+    states: list[dict] = []
+    train(copy.deepcopy(model), x, y, xv, yv, config, hooks=[_recorder(states)])
+    reference = copy.deepcopy(model)
+    adam = _by_hand(reference, x, y, config, torch.optim.Adam(reference.parameters(), lr=config.learning_rate))
+    for epoch in (1, 2):
+        for key, value in states[epoch].items():
+            torch.testing.assert_close(value, adam[epoch - 1][key], rtol=0, atol=0)
+
+    from gradcorr.models import training
+    made: list[torch.optim.Optimizer] = []
+    real = training.make_optimizer
+    monkeypatch.setattr(training, "make_optimizer", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    phases = (Phase(epochs=1), Phase(restart=True))
+    for wd, kind in ((0.0, torch.optim.Adam), (0.01, torch.optim.AdamW)):
+        made.clear()
+        train(copy.deepcopy(model), x, y, xv, yv, dataclasses.replace(config, weight_decay=wd, phases=phases))
+        assert [type(o) for o in made] == [kind, kind]
+        assert all(o.param_groups[0]["weight_decay"] == wd for o in made)
+    with pytest.raises(ValueError, match="weight_decay"):
+        TrainConfig(weight_decay=-1e-3)
+    assert TrainConfig.from_dict({"weight_decay": 0.1, "l2": 0}).weight_decay == 0.1
+
+
+def test_set_dropout_leaves_the_dense_dropout_of_the_protein_models_alone():
+    for arch in ("seq_cnn", "mlp"):
+        model = build_model(arch, dropout=0.25)
+        set_dropout(model, 0.6)
+        assert {m.p for m in model if isinstance(m, nn.Dropout)} == {0.25}

@@ -1,29 +1,48 @@
 """The models, in PyTorch: CNN-shallow and CNN-deep of the gradient-correction paper (Appendix A), the
-consistency paper's CNN (its Appendix B), and the BatchNorm-folded inference copy attribution runs on.
+consistency paper's CNN (its Appendix B), SeqCNN and the MLP of the faithful-attributions paper (Adebayo et
+al., Appendix B), and the BatchNorm-folded inference copy attribution runs on.
 
-Matches the authors' Keras model zoo: padding "same", BatchNorm before every activation with Keras'
-defaults (epsilon 1e-3, momentum 0.99), dropout after each activation and before pooling, He-normal
-kernels on hidden layers, a Glorot-uniform linear output. The model returns logits (N, 1); apply a
-sigmoid for the published output. Flattening follows Keras' (length, channels) order so that Keras
-weights can be loaded one to one.
+The CNNs of the gradient-correction and consistency papers match the authors' Keras model zoo: padding
+"same", BatchNorm before every activation with Keras' defaults (epsilon 1e-3, momentum 0.99), dropout after
+each activation and before pooling, He-normal kernels on hidden layers, a Glorot-uniform linear output.
+Every model returns logits (N, 1); apply a sigmoid for the published output. Flattening follows Keras'
+(length, channels) order so that Keras weights can be loaded one to one.
+
+SeqCNN and the MLP are described in words only ("a 4 layer CNN where the first two layers are followed by a
+ReLU activation and a pooling operation; then two fully-connected layers with dropout optionally applied";
+"four fully connected layers"): the sizes are our choices. With alphabet A and length L (20 and 40 for the
+paper's protein sequences):
+
+- `seq_cnn`: conv A -> 64, width 5, padding "same"; ReLU; max-pool 2; conv 64 -> 64, width 5, "same";
+  ReLU; max-pool 2; flatten (64 * (L // 4) features); dense 128; ReLU; dropout (0 by default); dense 1.
+- `mlp`: flatten (A * L features); dense 256, 128, 64, each followed by ReLU and dropout (0 by default);
+  dense 1.
+
+Neither has BatchNorm, and both start from PyTorch's default initialisation (Kaiming-uniform kernels with
+a = sqrt(5), uniform biases in +-1/sqrt(fan_in)), drawn from torch's global generator; `build_model`'s
+`kernel_init` redraws them in a Keras scheme instead. Their dropout is in the dense part, which
+`training.set_dropout` (and so a `training.Phase`'s dropout) leaves alone: set it when building.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ARCHITECTURES = ("cnn_shallow", "cnn_deep", "cnn_consistency")
+CONV_ARCHITECTURES = ("cnn_shallow", "cnn_deep", "cnn_consistency")  # the Keras model zoo's CNNs
+ARCHITECTURES = (*CONV_ARCHITECTURES, "seq_cnn", "mlp")
 ACTIVATIONS = ("relu", "exp")
 # How the first layer starts and trains: "free" (the published model), "projected" (its kernel kept zero-mean
 # over the alphabet throughout training, a reparameterisation), "projected_init" (zero-mean at initialisation)
 FIRST_LAYERS = ("free", "projected", "projected_init")
 KERNEL_INITS = ("he_normal", "glorot_uniform")  # hidden kernels: the published models', Keras' default
+TORCH_DEFAULT_INIT = "torch_default"  # the scheme seq_cnn and mlp are built with (PyTorch's reset_parameters)
 INIT_OPTIONS = ("init_sigma", "first_layer", "kernel_init")  # build_model options that act only when a model is created
 KERAS_BN_EPS = 1e-3
 KERAS_BN_MOMENTUM = 0.01  # PyTorch momentum = 1 - Keras momentum (0.99)
@@ -145,6 +164,63 @@ def cnn_consistency(activation: str = "relu", batchnorm: bool = True, dropout: f
     return _init_keras(model)
 
 
+def seq_cnn(alphabet: int = 20, input_length: int = 40, n_filters: int = 64, kernel_size: int = 5, pool: int = 2,
+            hidden: int = 128, dropout: float = 0.0) -> nn.Sequential:
+    """SeqCNN of the faithful-attributions paper (Adebayo et al., Appendix B), sizes ours: conv
+    `n_filters` x `kernel_size` ("same"), ReLU, max-pool `pool`; the same again; dense `hidden`, ReLU,
+    dropout `dropout`; dense 1. No BatchNorm; PyTorch's default initialisation."""
+    length = _pooled_length("seq_cnn", input_length, (pool, pool))
+    model = nn.Sequential(
+        nn.Conv1d(alphabet, n_filters, kernel_size, padding="same"),
+        nn.ReLU(),
+        nn.MaxPool1d(pool),
+        nn.Conv1d(n_filters, n_filters, kernel_size, padding="same"),
+        nn.ReLU(),
+        nn.MaxPool1d(pool),
+        KerasFlatten(),
+        nn.Linear(n_filters * length, hidden),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, 1),
+    )
+    model.kernel_init = TORCH_DEFAULT_INIT
+    return model
+
+
+def mlp(alphabet: int = 20, input_length: int = 40, hidden: Sequence[int] = (256, 128, 64),
+        dropout: float = 0.0) -> nn.Sequential:
+    """The MLP of the faithful-attributions paper (Adebayo et al., Appendix B), sizes ours: the one-hot input
+    flattened (Keras' (length, alphabet) order), a dense layer of each width in `hidden` followed by ReLU and
+    dropout `dropout`, dense 1: four dense layers with the default widths. No BatchNorm; PyTorch's default
+    initialisation."""
+    hidden = tuple(int(h) for h in hidden)
+    if not hidden or min(hidden) < 1:
+        raise ValueError(f"mlp needs at least one hidden layer, each of width >= 1; got hidden={hidden}")
+    layers: list[nn.Module] = [KerasFlatten()]
+    width = alphabet * input_length
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+        width = size
+    model = nn.Sequential(*layers, nn.Linear(width, 1))
+    model.kernel_init = TORCH_DEFAULT_INIT
+    return model
+
+
+def _torch_default_(model: nn.Sequential, generator: torch.Generator | None = None) -> nn.Sequential:
+    """Every conv and dense layer drawn as PyTorch's `reset_parameters` draws it (Kaiming-uniform kernel with
+    a = sqrt(5), bias uniform in +-1/sqrt(fan_in)), in layer order, from `generator` or torch's global one."""
+    with torch.no_grad():
+        for layer in (m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))):
+            weight = _trained_weight(layer)
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                fan_in = weight[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    model.kernel_init = TORCH_DEFAULT_INIT
+    return model
+
+
 def _he_normal_(weight: torch.Tensor, generator: torch.Generator | None = None) -> None:
     """Keras 2 he_normal: truncated normal at 2 sd, sd = sqrt(2 / fan_in)."""
     fan_in = weight[0].numel()
@@ -180,12 +256,16 @@ def _trained_weight(layer: nn.Module) -> torch.Tensor:
 
 
 def reinitialize(model: nn.Sequential, generator: torch.Generator) -> nn.Sequential:
-    """Fresh weights in place, drawn from `generator` as `build_model` drew the model's (its `kernel_init`,
-    He-normal by default, a Glorot-uniform output kernel, zero biases); every BatchNorm back to its initial state."""
+    """Fresh weights in place, drawn from `generator` as `build_model` drew the model's (its `kernel_init`:
+    He-normal by default, a Glorot-uniform output kernel, zero biases; PyTorch's default scheme for a model
+    built with it, seq_cnn and mlp); every BatchNorm back to its initial state."""
     for layer in model:
         if isinstance(layer, nn.BatchNorm1d):
             layer.reset_parameters()
-    return _init_keras(model, generator, getattr(model, "kernel_init", "he_normal"))
+    scheme = getattr(model, "kernel_init", "he_normal")
+    if scheme == TORCH_DEFAULT_INIT:
+        return _torch_default_(model, generator)
+    return _init_keras(model, generator, scheme)
 
 
 def normal_init_(model: nn.Sequential, sigma: float) -> nn.Sequential:
@@ -288,23 +368,34 @@ def project_first_layer(model: nn.Sequential) -> nn.Sequential:
     return out
 
 
+BUILDERS = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep, "cnn_consistency": cnn_consistency,
+            "seq_cnn": seq_cnn, "mlp": mlp}
+
+
 def build_model(arch: str, *, init_sigma: float | None = None, first_layer: str = "free",
-                kernel_init: str = "he_normal", **kwargs: Any) -> nn.Sequential:
+                kernel_init: str | None = None, **kwargs: Any) -> nn.Sequential:
     """Build an architecture by name with its keyword arguments (activation, n_filters, ...).
 
-    `kernel_init` "glorot_uniform" draws the hidden kernels as Keras does by default (the regularization-saliency
-    code) instead of He-normal (the published model zoo's); `init_sigma` draws them from N(0, init_sigma^2)
-    (`normal_init_`);
+    `kernel_init` None keeps the architecture's own initialisation (He-normal hidden kernels for the Keras
+    model zoo's CNNs, PyTorch's default for seq_cnn and mlp); "glorot_uniform" draws the hidden kernels as
+    Keras does by default (the regularization-saliency code), "he_normal" as the published model zoo does
+    (both with a Glorot-uniform output kernel and zero biases); `init_sigma` draws them from
+    N(0, init_sigma^2) (`normal_init_`);
     `first_layer` "projected" keeps the first kernel zero-mean over the alphabet throughout training
-    (`constrain_first_layer`), "projected_init" only starts it zero-mean.
+    (`constrain_first_layer`), "projected_init" only starts it zero-mean (a model starting with a
+    convolution only).
     """
-    builders = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep, "cnn_consistency": cnn_consistency}
-    if arch not in builders:
+    if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
     if first_layer not in FIRST_LAYERS:
         raise ValueError(f"unknown first_layer {first_layer!r}; choose one of {FIRST_LAYERS}")
-    model = builders[arch](**kwargs)
-    if kernel_init != "he_normal":
+    if kernel_init is not None and kernel_init not in KERNEL_INITS:
+        raise ValueError(f"unknown kernel_init {kernel_init!r}; choose one of {KERNEL_INITS}")
+    model = BUILDERS[arch](**kwargs)
+    if first_layer != "free" and not isinstance(model[0], nn.Conv1d):
+        raise ValueError(f"first_layer {first_layer!r} needs a model whose first layer is a convolution; {arch}'s "
+                         f"is {type(model[0]).__name__}")
+    if kernel_init is not None and kernel_init != model.kernel_init:
         _init_keras(model, kernel_init=kernel_init)
     if init_sigma is not None:
         normal_init_(model, init_sigma)

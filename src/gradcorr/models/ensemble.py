@@ -6,11 +6,15 @@ weight gets a leading member axis, convolutions run as one grouped convolution (
 channels k*C:(k+1)*C), dense layers as one batched matmul, BatchNorm per channel (so per member).
 Members may differ in width (the ChIP-seq ensembles' first-layer filters 12..30): tensors are padded
 to the widest member with zeros, and the padded entries are masked out of every update, so each
-member computes exactly what it computes alone.
+member computes exactly what it computes alone (the dense layer after a flatten of members of different
+channel widths is stacked with each input position's channels padded). Any such sequence of convolutions,
+dense layers, ReLU or Exp, dropout, max-pooling, BatchNorm and `KerasFlatten` stacks: the MLP and SeqCNN
+(`architectures.mlp`, `seq_cnn`) too.
 
 `train_ensemble` runs the published protocol for every member at once: its own data order and
 dropout masks (generators seeded by its own seed, drawn as `training.train` draws them), its own
-BatchNorm statistics, Adam moments, plateau learning rate and early stopping (a stopped member's
+BatchNorm statistics, Adam moments (AdamW's decoupled weight decay with `TrainConfig.weight_decay`), plateau
+learning rate and early stopping (a stopped member's
 updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass; the
 training schedule's phases (`training.Phase`) and the epoch hooks as `training.train` runs them.
 The result equals training each member alone with `training.train` up to float rounding (tested), and
@@ -47,7 +51,7 @@ from gradcorr.models.training import (
 log = logging.getLogger(__name__)
 
 SAME_ACROSS_MEMBERS = ("max_epochs", "batch_size", "learning_rate", "lr_schedule", "lr_factor", "lr_patience",
-                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2", "phases")
+                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2", "weight_decay", "phases")
 
 
 def _padded(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,7 +99,11 @@ class EnsembleCNN(nn.Module):
         self.members = len(members)
         self.layers: list[tuple[str, dict]] = []
         self.generators: list[torch.Generator] | None = None  # per-member dropout generators (training)
+        # a dense layer reading a flattened (length, channels) input of members of different channel widths:
+        # layer name -> (length, padded width); its kernel is stacked with each position's channels padded
+        self.spread: dict[str, tuple[int, int]] = {}
         widths = [0] * len(members)  # each member's real width at the current layer (from the last conv/dense)
+        flattened: list[int] | None = None  # the channel widths at a flatten, until the dense layer after it
         for i, layers in enumerate(zip(*members)):
             first = layers[0]
             name = f"l{i}"
@@ -108,6 +116,12 @@ class EnsembleCNN(nn.Module):
                 self.layers.append(("conv", {"name": name, "padding": first.padding,
                                              "zero_mean": _zero_mean(first)}))
             elif isinstance(first, nn.Linear):
+                if flattened is not None and len(set(flattened)) > 1:
+                    length = first.in_features // flattened[0]
+                    if any(m.in_features != length * c for m, c in zip(layers, flattened)):
+                        raise ValueError(f"layer {i}: members flatten inputs of different lengths")
+                    self.spread[name] = (length, max(flattened))
+                flattened = None
                 widths = [m.out_features for m in layers]
                 self._stack(name, layers, ("weight", "bias"))
                 self.layers.append(("linear", {"name": name}))
@@ -129,12 +143,14 @@ class EnsembleCNN(nn.Module):
             elif isinstance(first, nn.MaxPool1d):
                 self.layers.append(("pool", {"kernel": first.kernel_size}))
             elif isinstance(first, KerasFlatten):
+                flattened = widths
                 self.layers.append(("flatten", {}))
             else:
                 raise ValueError(f"layer {i} ({type(first).__name__}) cannot be stacked into an ensemble")
 
     def _stack(self, name: str, layers: Sequence[nn.Module], params: Sequence[str]) -> None:
-        """Stack the members' parameters; a missing bias stacks as zeros that no update reaches (masked)."""
+        """Stack the members' parameters; a missing bias stacks as zeros that no update reaches (masked). The
+        kernel of a dense layer in `spread` is stacked with its input positions' channels padded (`_spread`)."""
         for p in params:
             found = [_raw(m, p) for m in layers]
             if any(t is None for t in found):
@@ -143,6 +159,9 @@ class EnsembleCNN(nn.Module):
                 found = [torch.zeros(m.weight.shape[0], dtype=m.weight.dtype) for m in layers]
                 value, mask = _padded(found)
                 mask.zero_()
+            elif p == "weight" and name in self.spread:
+                value, _ = _padded([_spread(t.detach(), *self.spread[name]) for t in found])
+                mask, _ = _padded([_spread(torch.ones_like(t), *self.spread[name]) for t in found])
             else:
                 value, mask = _padded(found)
             self.register_parameter(f"{name}_{p}", nn.Parameter(value))
@@ -236,8 +255,20 @@ class EnsembleCNN(nn.Module):
                     state[f"{i}.{key}"] = value
                     continue
                 stacked = getattr(self, f"{name}_{key.replace(_ORIGINAL, 'weight')}")[k]
+                if key == "weight" and name in self.spread:  # (out, length * padded width): the real channels
+                    length, width = self.spread[name]
+                    stacked = stacked[: value.shape[0]].reshape(value.shape[0], length, width)
+                    stacked = stacked[:, :, : value.shape[1] // length].reshape(value.shape)
                 state[f"{i}.{key}"] = stacked[tuple(slice(0, n) for n in value.shape)].detach().clone().cpu()
         return state
+
+
+def _spread(kernel: torch.Tensor, length: int, width: int) -> torch.Tensor:
+    """A dense kernel (out, length * c) that reads a flattened (length, c) input as one (out, length * width) that
+    reads the same input with each position's channels zero-padded to `width` (the padded member's flatten)."""
+    out = kernel.new_zeros((kernel.shape[0], length, width))
+    out[:, :, : kernel.shape[1] // length] = kernel.reshape(kernel.shape[0], length, -1)
+    return out.reshape(kernel.shape[0], -1)
 
 
 def inference_ensemble(models: Sequence[nn.Sequential]) -> EnsembleCNN:
@@ -271,11 +302,13 @@ def predict_members(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, m
 
 class MemberAdam:
     """Adam (PyTorch's update, elementwise) on stacked parameters with a learning rate per member and
-    updates only for active members and real (unpadded) entries."""
+    updates only for active members and real (unpadded) entries; with `weight_decay` > 0, AdamW (PyTorch's
+    decoupled decay: p <- p - lr * weight_decay * p before the Adam step, on every parameter with a gradient)."""
 
     def __init__(self, params: dict[str, nn.Parameter], masks: dict[str, torch.Tensor],
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         self.params, self.masks, self.betas, self.eps = params, masks, betas, eps
+        self.weight_decay = weight_decay
         self.m = {n: torch.zeros_like(p) for n, p in params.items()}
         self.v = {n: torch.zeros_like(p) for n, p in params.items()}
         k = next(iter(params.values())).shape[0]
@@ -302,6 +335,8 @@ class MemberAdam:
                 continue
             view = (-1,) + (1,) * (p.dim() - 1)
             keep = active.to(p.device, p.dtype).view(view) * self.masks[name]
+            if self.weight_decay:
+                p.mul_(1 - keep * (lr * self.weight_decay).to(p.device, p.dtype).view(view))
             g = p.grad * self.masks[name]
             m, v = self.m[name], self.v[name]
             new_m = torch.lerp(m, g, 1 - b1)
@@ -370,7 +405,8 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     model.generators = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
     order_rngs = [torch.Generator().manual_seed(c.seed) for c in configs]
     params = dict(model.named_parameters())
-    optimizer = MemberAdam(params, {n: m.to(device) for n, m in model.grad_masks().items()})
+    optimizer = MemberAdam(params, {n: m.to(device) for n, m in model.grad_masks().items()},
+                           weight_decay=config.weight_decay)
     y_train = y_train.to(x_train.dtype).reshape(-1)
     n = len(x_train)
     n_batches = math.ceil(n / config.batch_size)

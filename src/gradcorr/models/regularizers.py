@@ -10,7 +10,8 @@
 - "adversarial": projected gradient ascent in the L-infinity ball (radius `adv_eps`, steps of `adv_step`
   along the gradient's sign, `adv_steps` of them, from 0, with the model in inference mode); clean
   batches for the first `adv_clean_epochs` epochs, clean plus adversarial until `adv_mixed_until`,
-  adversarial only afterwards.
+  adversarial only afterwards. `adv_steps` 1, `adv_step` = `adv_eps`, `adv_clean_epochs` 0 and `adv_mixed_until`
+  >= max_epochs is FGSM training on clean plus adversarial batches (Goodfellow et al.; the faithful-attributions paper).
 - "spectral_norm": penalty lambda/2 sum_l sigma(W_l)^2 over conv and dense kernels (conv kernels
   flattened to (width * C_in) x C_out), sigma from one power iteration per step with persistent vectors.
 - "angle": the gradient-correction paper's angle penalty (section 5.7): `angle_lambda` times the batch mean

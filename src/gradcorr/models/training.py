@@ -1,4 +1,5 @@
-"""The published training protocol (Adam, BCE, plateau LR decay and early stopping on validation AUROC).
+"""The published training protocol (Adam, BCE, plateau LR decay and early stopping on validation AUROC); AdamW
+with decoupled weight decay as an option (`TrainConfig.weight_decay`).
 
 Callback semantics follow Keras 2, which the authors used: the learning rate drops by `lr_factor`
 after `lr_patience` epochs without a validation-AUROC gain of more than `lr_min_delta`; training
@@ -19,7 +20,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +55,8 @@ class Phase:
     the config's); `dropout` the rate of every dropout layer before the dense head, the "r" of the
     regularization-saliency paper (None: as built); `train_mode` False trains with every layer in inference
     mode (no dropout at all, BatchNorm on its running statistics, which stay fixed), as the authors' code
-    trains its first phase; `restart` draws fresh weights (seeded from the config's seed) and a fresh Adam
-    state when the phase starts, as the authors' code starts its second phase.
+    trains its first phase; `restart` draws fresh weights (seeded from the config's seed) and a fresh optimizer
+    state (Adam or AdamW) when the phase starts, as the authors' code starts its second phase.
     """
 
     epochs: int | None = None
@@ -119,7 +120,11 @@ class TrainConfig:
 
     `lr_schedule` "plateau" lowers the learning rate on a validation plateau (the gradient-correction
     code), "constant" keeps it; `early_stopping_patience` None trains all `max_epochs` (the best epoch is
-    kept either way); `l2` weighs the L2 penalty on kernels (0: none).
+    kept either way); `l2` weighs the L2 penalty on kernels (0: none), a term of the loss.
+    `weight_decay` > 0 trains with AdamW's decoupled weight decay instead of Adam (the faithful-attributions
+    paper's optimizer): every parameter, biases included, shrinks by lr * weight_decay of itself before each
+    Adam step (`torch.optim.AdamW`); 0 (the default) is plain Adam. It is separate from `l2`, which goes
+    through Adam's moments: set `l2` to 0 for weight decay alone.
     """
 
     max_epochs: int = 100
@@ -132,6 +137,7 @@ class TrainConfig:
     min_lr: float = 1e-7
     early_stopping_patience: int | None = 10
     l2: float = 1e-6
+    weight_decay: float = 0.0
     seed: int = 0
     log_every: int = 50
     regularizer: RegularizerConfig = RegularizerConfig()
@@ -139,6 +145,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_phases(self.phases, self.max_epochs)
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0; got {self.weight_decay}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -219,6 +227,14 @@ def run_hooks(hooks: Sequence[EpochHook], model: nn.Module, members: int) -> lis
     return rows
 
 
+def make_optimizer(params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam at rate `lr`, or AdamW with decoupled `weight_decay` on every parameter when that is > 0 (otherwise
+    torch's defaults: betas (0.9, 0.999), eps 1e-8)."""
+    if weight_decay > 0:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr)
+
+
 def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_valid: torch.Tensor,
           y_valid: torch.Tensor, config: TrainConfig, device: torch.device | str = "cpu",
           hooks: Sequence[EpochHook] = (), keep_last: bool = False,
@@ -239,7 +255,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     regularizer_rng = torch.Generator().manual_seed(config.seed + 1)  # mixing, noise, power iteration
     spectral = SpectralNorm()
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model.parameters(), config.learning_rate, config.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     y_train = y_train.to(x_train.dtype).reshape(-1, 1)
     n_batches = math.ceil(len(x_train) / config.batch_size)
@@ -255,7 +271,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
         if phase is not None:
             if phase.restart:
                 reinitialize(model, torch.Generator().manual_seed(config.seed + RESTART_SEED_OFFSET))
-                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+                optimizer = make_optimizer(model.parameters(), lr, config.weight_decay)
                 spectral = SpectralNorm()
             lr = phase.learning_rate or config.learning_rate
             for group in optimizer.param_groups:

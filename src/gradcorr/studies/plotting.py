@@ -20,7 +20,8 @@ import pandas as pd  # noqa: E402
 from gradcorr.data.io import atomic_path  # noqa: E402
 
 METHOD_NAMES = {"saliency": "saliency maps", "integrated_gradients": "integrated gradients",
-                "smoothgrad": "SmoothGrad", "expected_gradients": "expected gradients"}
+                "smoothgrad": "SmoothGrad", "expected_gradients": "expected gradients",
+                "gradient_shap": "gradient SHAP"}
 MODEL_COLORS = {"cnn_shallow_relu": "tab:blue", "cnn_shallow_exp": "tab:orange",
                 "cnn_deep_relu": "tab:green", "cnn_deep_exp": "tab:red"}
 LETTERS = "ACGT"

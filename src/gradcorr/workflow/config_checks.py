@@ -61,6 +61,39 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
         _check_phases(f"{section}.training", {**cfg["training"], **cfg[section]["training"]})
     if "regularization" in cfg["studies"]:
         regularization_grid(cfg["regularization"])
+    if "faithfulness" in cfg["studies"]:
+        _check_faithfulness(cfg["faithfulness"], set(training) - {"regularizer", "phases"})
+
+
+# Restated for the DAG process (tests/workflow/test_config_checks.py checks them against the package):
+# gradcorr.attribution.METHODS and gradcorr.data.protein's alphabet and task residues
+ATTRIBUTION_METHODS = ("saliency", "integrated_gradients", "smoothgrad", "expected_gradients", "gradient_shap")
+PROTEIN_LETTERS = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def _check_faithfulness(section: dict[str, Any], training_keys: set[str]) -> None:
+    """The faithfulness study's protein tasks must be drawable, its methods known, its background a residue."""
+    data = section["data"]
+    if data["min_run"] < 2 or data["min_run"] > data["max_run"]:
+        raise ValueError(f"config faithfulness.data: need 2 <= min_run <= max_run; got min_run {data['min_run']}, "
+                         f"max_run {data['max_run']}")
+    if data["max_run"] + data["distractor_length"] + 2 > data["length"]:
+        raise ValueError(f"config faithfulness.data.length: {data['length']} residues cannot hold a signal of "
+                         f"max_run {data['max_run']} and a distractor of {data['distractor_length']} apart "
+                         f"(needs max_run + distractor_length + 2)")
+    if not math.isclose(sum(data["split"]), 1.0, abs_tol=1e-6):
+        raise ValueError(f"config faithfulness.data.split: fractions must sum to 1, not {sum(data['split'])}")
+    unknown = sorted(set(section["evaluation"]["methods"]) - set(ATTRIBUTION_METHODS))
+    if unknown:
+        raise ValueError(f"config faithfulness.evaluation.methods: unknown method(s) {unknown}; choose from "
+                         f"{list(ATTRIBUTION_METHODS)}")
+    letter = section["evaluation"]["background"]["protein"]
+    if letter not in PROTEIN_LETTERS:
+        raise ValueError(f"config faithfulness.evaluation.background.protein: {letter!r} is not one of the 20 "
+                         f"amino acids {PROTEIN_LETTERS}")
+    unknown = sorted(set(section["training"]) - training_keys)
+    if unknown:
+        raise ValueError(f"config faithfulness.training: unknown key(s) {unknown}; allowed: {sorted(training_keys)}")
 
 
 def _check_phases(key: str, training: dict[str, Any]) -> None:
