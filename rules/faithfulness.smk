@@ -19,10 +19,11 @@ FAITHFULNESS_UNITS = expand(
 )
 FAITHFULNESS_DNA_TYPES = SYNTHETIC_MODEL_TYPES if FAITHFULNESS_CONFIG["dna"] else []
 # the DNA part per source of the synthetic study's models: results/faithfulness/dna/{synthetic,published}
-FAITHFULNESS_DNA = f"{FAITHFULNESS_DIR}/dna/{'published' if PUBLISHED else 'synthetic'}"
+FAITHFULNESS_DNA_SOURCE = "published" if PUBLISHED else "synthetic"
+FAITHFULNESS_DNA = f"{FAITHFULNESS_DIR}/dna/{FAITHFULNESS_DNA_SOURCE}"
 FAITHFULNESS_TABLES = {
     name: f"{FAITHFULNESS_DIR}/tables/{name}.tsv"
-    for name in ("precision", "verification", "table1", "summary", "dna", "correction")
+    for name in ("precision", "verification", "table1", "table1_all", "summary", "dna", "correction")
 }
 FAITHFULNESS_MODEL = f"{FAITHFULNESS_DIR}/models/{{task}}/{{net}}/{{setting}}_{{trial}}"
 # the model scored: the last epoch (.pt) or the early-stopping one (.best.pt)
@@ -114,9 +115,9 @@ rule faithfulness_dna:
     output:
         f"{FAITHFULNESS_DNA}/{{model_type}}.tsv",
     log:
-        f"logs/{FAITHFULNESS_DNA.removeprefix('results/')}/{{model_type}}.log",
+        f"logs/faithfulness/dna/{FAITHFULNESS_DNA_SOURCE}/{{model_type}}.log",
     benchmark:
-        f"benchmarks/out/{FAITHFULNESS_DNA.removeprefix('results/')}/{{model_type}}.tsv"
+        f"benchmarks/out/faithfulness_dna/{FAITHFULNESS_DNA_SOURCE}/{{model_type}}.tsv"
     conda:
         "../envs/gradcorr.yaml"
     threads: config["threads"]

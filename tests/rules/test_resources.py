@@ -52,3 +52,13 @@ def test_regularization_jobs_ask_for_more_as_the_width_grows_and_mixup_runs_long
     assert runtimes[0] < runtimes[1] < runtimes[2] < runtimes[3] and runtimes[3] > 10 * runtimes[0]
     mem = sorted(int(job["mem_mb"]) for job in train)
     assert mem[0] == mem[1] < mem[2] == mem[3]  # f = 1 twice, then f = 4 twice
+
+
+def test_faithfulness_jobs_ask_for_a_gpu_and_adversarial_training_runs_longer(tmp_path):
+    jobs = slurm_dry_run(tmp_path, "studies: [faithfulness]\nfaithfulness:\n  trials: 5\n  data: {n: 20000}\n  training: {max_epochs: 20}\n"
+                                   "  settings: [unregularized, adversarial_low]\n  architectures: [seq_cnn]\n")
+    train = jobs["faithfulness_train"]  # test.yaml's one task: two settings
+    assert len(train) == 2 and all(j["gpu"] == "1" and j["cpus_per_task"] == "4" for j in train)
+    runtimes = sorted(int(job["runtime"]) for job in train)
+    assert runtimes[0] < runtimes[1]  # FGSM: an extra pass and twice the batch
+    assert all(j["gpu"] == "1" for j in jobs["faithfulness_evaluate"] + jobs["faithfulness_dna"])

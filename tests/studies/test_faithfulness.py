@@ -34,6 +34,15 @@ def test_setting_protocols():
         study.setting_protocol("mixup", STRENGTHS, TRAINING)
 
 
+def test_saturated_share_counts_outputs_that_round_to_0_or_1():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 1))
+    with torch.no_grad():
+        model[1].weight[:] = torch.tensor([[100.0, -100.0, 1.0]])
+        model[1].bias.zero_()
+    x = np.array([[[1.0], [0], [0]], [[0], [1], [0]], [[0], [0], [1]], [[0.1], [0], [0]]], np.float32)
+    assert study.saturated_share(model, x, 2) == 0.5  # logits 100, -100 saturate; 1 and 10 do not (float32 rounds sigmoid(17) to 1)
+
+
 def test_letter_index():
     assert study.letter_index(AMINO_ACIDS, "T") == AMINO_ACIDS.index("T")
     with pytest.raises(ValueError, match="'B' is not one letter"):
@@ -90,6 +99,7 @@ def test_evaluate_and_tables(trained, tmp_path):
     assert rows["precision"].between(0, 1).all() and (rows["n"] == 6).all()
     checked = read_tsv(scored["dropout"][1])
     assert not checked["passed"].any() and checked["accuracy"].between(0, 1).all()
+    assert checked["saturated"].between(0, 1).all()
 
     out = {name: tmp_path / f"{name}.tsv" for name in study_table_names()}
     study.faithfulness_tables([s for s, _ in scored.values()], [c for _, c in scored.values()], [], out,
@@ -110,7 +120,7 @@ def test_evaluate_and_tables(trained, tmp_path):
 
 
 def study_table_names():
-    return ("precision", "verification", "table1", "summary", "dna", "correction")
+    return ("precision", "verification", "table1", "table1_all", "summary", "dna", "correction")
 
 
 def test_dna_models(tmp_path):
@@ -137,3 +147,8 @@ def test_dna_models(tmp_path):
     assert set(rows["task"]) == {"dna"} and (rows["n"] == 5).all() and rows["distractor_share"].isna().all()
     signal = rows[(rows["reference"] == "signal") & (rows["kind"] == "raw")]
     assert len(signal) and signal["precision"].between(0, 1).all()
+    # the DNA part alone (faithfulness.tasks: []): empty protein tables, the DNA ones filled
+    out = {name: tmp_path / f"{name}.tsv" for name in study_table_names()}
+    study.faithfulness_tables([], [], [tmp_path / "o.tsv"], out, paper_table="resources/faithfulness_table1.tsv")
+    assert read_tsv(out["table1"]).empty and read_tsv(out["verification"]).empty
+    assert len(read_tsv(out["dna"])) == len(rows) and set(read_tsv(out["correction"])["part"]) == {"dna"}

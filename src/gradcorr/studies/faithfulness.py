@@ -176,6 +176,17 @@ def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float
     return float(((p >= 0.5) == (np.asarray(y).reshape(-1) == 1)).mean())
 
 
+def saturated_share(model: Any, x: np.ndarray, batch_size: int) -> float:
+    """Share of sequences whose float32 sigmoid output is exactly 0 or 1: there the sigmoid's gradient, and so
+    every saliency map of the probability, is zero at every position."""
+    import torch
+
+    from gradcorr.models.training import predict
+
+    p = predict(model, torch.as_tensor(x, dtype=torch.float32), batch_size).numpy()
+    return float(((p == 0) | (p == 1)).mean())
+
+
 def evaluate_protein_models(data: str | Path, models: list[str | Path], out_scores: str | Path,
                             out_models: str | Path, *, task: str, net: str, setting: str,
                             evaluation: dict[str, Any], seed: int, device: str = "auto", threads: int = 1) -> None:
@@ -183,7 +194,8 @@ def evaluate_protein_models(data: str | Path, models: list[str | Path], out_scor
 
     `evaluation`: n_samples (test positives), methods (name -> options), ablations, background (a residue),
     change, output, occlusion_window, batch_size, min_accuracy, max_distractor_change. Writes one row per model
-    to `out_models` (accuracy, accuracy with the distractor ablated, passed) and the precision rows of every
+    to `out_models` (accuracy, accuracy with the distractor ablated, passed, the share of the scored sequences
+    whose sigmoid output saturates in float32) and the precision rows of every
     model to `out_scores`, passed or not (the tables leave the failed ones out).
     """
     from gradcorr.data.protein import AMINO_ACIDS, ablate_distractor, read_protein_task
@@ -204,7 +216,8 @@ def evaluate_protein_models(data: str | Path, models: list[str | Path], out_scor
         passed = acc >= e["min_accuracy"] and abs(acc - acc_ablated) <= e["max_distractor_change"]
         trial = int(meta.get("trial", len(model_rows)))
         model_rows.append({"task": task, "net": net, "setting": setting, "trial": trial, "accuracy": acc,
-                           "accuracy_distractor_ablated": acc_ablated, "passed": passed, "model": str(path)})
+                           "accuracy_distractor_ablated": acc_ablated, "passed": passed,
+                           "saturated": saturated_share(model, x, e["batch_size"]), "model": str(path)})
         log.info("%s/%s/%s trial %d: accuracy %.4f, distractor ablated %.4f: %s", task, net, setting, trial, acc,
                  acc_ablated, "passed" if passed else "FAILED verification (left out of the tables)")
         rows = faithfulness_rows(model, x, signal, distractor, methods=e["methods"], ablations=e["ablations"],
@@ -260,10 +273,12 @@ def mean_table(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def verification_table(models: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, architecture, setting): models trained, passed and left out, and their accuracies."""
+    """Per (task, architecture, setting): models trained, passed and left out, their accuracies, and the share of
+    scored sequences whose float32 sigmoid output saturates (mean over models)."""
     grouped = models.groupby(["task", "net", "setting"], sort=False)
     out = grouped.agg(models=("trial", "count"), passed=("passed", "sum"), accuracy=("accuracy", "mean"),
-                      accuracy_distractor_ablated=("accuracy_distractor_ablated", "mean")).reset_index()
+                      accuracy_distractor_ablated=("accuracy_distractor_ablated", "mean"),
+                      saturated=("saturated", "mean")).reset_index()
     out["left_out"] = out["models"] - out["passed"]
     return out
 
@@ -303,37 +318,48 @@ def table1(protein: pd.DataFrame, paper: pd.DataFrame, reference: str = TABLE_RE
 def correction_effect(scores: pd.DataFrame) -> pd.DataFrame:
     """Does correction make a method faithful? Per part (protein architecture or DNA model type), method, output,
     score and reference: mean precision raw and corrected, their difference, and the share of models improved."""
-    per = scores[scores["kind"].isin(KINDS)].pivot(
-        index=["task", "net", "setting", "trial", "method", "output", "score", "reference"], columns="kind",
-        values="precision").reset_index()
+    keys = ["part", "net", "method", "output", "score", "reference"]
+    maps = scores[scores["kind"].isin(KINDS)]
+    if maps.empty:
+        return pd.DataFrame(columns=[*keys, "raw", "corrected", "gain", "improved", "models"])
+    per = maps.pivot(index=["task", "net", "setting", "trial", "method", "output", "score", "reference"],
+                     columns="kind", values="precision").reset_index()
     per["gain"] = per["corrected"] - per["raw"]
     per["part"] = np.where(per["task"] == "dna", "dna", "protein")
-    grouped = per.groupby(["part", "net", "method", "output", "score", "reference"], sort=False)
+    grouped = per.groupby(keys, sort=False)
     return grouped.agg(raw=("raw", "mean"), corrected=("corrected", "mean"), gain=("gain", "mean"),
                        improved=("gain", lambda g: float((g > 0).mean())), models=("gain", "size")).reset_index()
 
 
+def _read_all(paths: list[str | Path], columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of every TSV of `paths` in one frame (empty, with `columns`, when there are none)."""
+    frames = [read_tsv(p) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def faithfulness_tables(scores: list[str | Path], models: list[str | Path], dna: list[str | Path],
                         out: dict[str, str | Path], *, paper_table: str | Path) -> None:
-    """The study's tables: every precision row of the models that passed verification (`precision`), the
-    verification counts (`verification`), Table 1 beside the paper (`table1`), the means over models for every
-    method, kind, score and reference (`summary`), the DNA part (`dna`) and the effect of correction
-    (`correction`)."""
-    checked = pd.concat([read_tsv(p) for p in models], ignore_index=True)
-    protein = pd.concat([read_tsv(p) for p in scores], ignore_index=True)
+    """The study's tables: every precision row of the protein models that passed verification and of the DNA
+    models (`precision`), the verification counts (`verification`), Table 1 beside the paper over the models
+    that passed (`table1`) and over every model (`table1_all`), the means over models for every method, kind,
+    output, score and reference (`summary`), the DNA part (`dna`) and the effect of correction (`correction`)."""
+    checked = _read_all(models, ["task", "net", "setting", "trial", "accuracy", "accuracy_distractor_ablated",
+                                 "passed", "saturated"])
+    every_protein = _read_all(scores, SCORE_COLUMNS)
     passed = checked.loc[checked["passed"].astype(str) == "True", ["task", "net", "setting", "trial"]]
-    protein = protein.merge(passed, on=["task", "net", "setting", "trial"])
-    dna_scores = pd.concat([read_tsv(p) for p in dna], ignore_index=True) if dna else \
-        pd.DataFrame(columns=SCORE_COLUMNS)
+    protein = every_protein.merge(passed, on=["task", "net", "setting", "trial"])
+    dna_scores = _read_all(dna, SCORE_COLUMNS)
     every = pd.concat([protein, dna_scores], ignore_index=True)
+    paper = read_paper_precision(paper_table)
     write_tsv(every, out["precision"])
     write_tsv(verification_table(checked), out["verification"])
-    write_tsv(table1(protein, read_paper_precision(paper_table)), out["table1"])
+    write_tsv(table1(protein, paper), out["table1"])
+    write_tsv(table1(every_protein, paper), out["table1_all"])
     keys = ["task", "net", "setting", "method", "kind", "output", "score", "reference"]
     write_tsv(mean_table(every, keys), out["summary"])
     write_tsv(mean_table(dna_scores, keys), out["dna"])
     write_tsv(correction_effect(every), out["correction"])
-    log.info("%d models passed verification of %d; %d DNA models", len(passed), len(checked),
+    log.info("%d protein models passed verification of %d; %d DNA models", len(passed), len(checked),
              dna_scores[["net", "trial"]].drop_duplicates().shape[0])
 
 
