@@ -55,8 +55,9 @@ def test_regularization_jobs_ask_for_more_as_the_width_grows_and_mixup_runs_long
 
 
 def test_faithfulness_jobs_ask_for_a_gpu_and_adversarial_training_runs_longer(tmp_path):
-    jobs = slurm_dry_run(tmp_path, "studies: [faithfulness]\nfaithfulness:\n  trials: 5\n  data: {n: 20000}\n  training: {max_epochs: 20}\n"
-                                   "  settings: [unregularized, adversarial_low]\n  architectures: [seq_cnn]\n")
+    jobs = slurm_dry_run(tmp_path, "studies: [faithfulness]\nfaithfulness:\n  trials: 5\n  data: {n: 20000}\n"
+                                   "  training: {max_epochs: 20}\n  settings: [unregularized, adversarial_low]\n"
+                                   "  architectures: [seq_cnn]\n")
     train = jobs["faithfulness_train"]  # test.yaml's one task: two settings
     assert len(train) == 2 and all(j["gpu"] == "1" and j["cpus_per_task"] == "4" for j in train)
     runtimes = sorted(int(job["runtime"]) for job in train)

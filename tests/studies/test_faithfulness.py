@@ -12,7 +12,8 @@ from gradcorr.studies import faithfulness as study
 
 EVALUATION = {"n_samples": 6, "methods": {"saliency": {}, "gradient_shap": {"n_samples": 3, "reference": "zeros"}},
               "ablations": ["zeros", "uniform", "background"], "background": {"protein": "T", "dna": "A"},
-              "change": "abs", "outputs": ["logit", "sigmoid"], "ablation_output": "logit", "occlusion_window": 3, "batch_size": 256, "min_accuracy": 0.0,
+              "change": "abs", "outputs": ["logit", "sigmoid"], "ablation_output": "logit", "occlusion_window": 3,
+              "batch_size": 256, "min_accuracy": 0.0,
               "max_distractor_change": 1.0}
 STRENGTHS = {"dropout": 0.5, "weight_decay": 0.1, "noise_low": 0.1, "noise_medium": 0.3, "adversarial_low": 0.01,
              "adversarial_medium": 0.09}
@@ -40,7 +41,8 @@ def test_saturated_share_counts_outputs_that_round_to_0_or_1():
         model[1].weight[:] = torch.tensor([[100.0, -100.0, 1.0]])
         model[1].bias.zero_()
     x = np.array([[[1.0], [0], [0]], [[0], [1], [0]], [[0], [0], [1]], [[0.1], [0], [0]]], np.float32)
-    assert study.saturated_share(model, x, 2) == 0.5  # logits 100, -100 saturate; 1 and 10 do not (float32 rounds sigmoid(17) to 1)
+    # logits 100 and -100 saturate, 1 and 10 do not (float32 rounds the sigmoid of 17 and above to 1)
+    assert study.saturated_share(model, x, 2) == 0.5
 
 
 def test_letter_index():

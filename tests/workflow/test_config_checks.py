@@ -71,6 +71,15 @@ BAD_CONFIGS = [
     ("studies: [regularization]\nregularization:\n  blocks: {grid: [{blocks: [1]}]}\n", "blocks.grid"),
     ("studies: [regularization]\nregularization:\n  mode: keras\n", "mode"),
     ("studies: [regularization]\nsynthetic:\n  length: 63\n", "63, but cnn_consistency (the regularization study)"),
+    # the faithfulness study's protein tasks must be drawable, its methods known, its background a residue
+    ("studies: [faithfulness]\nfaithfulness:\n  data: {min_run: 8, max_run: 7}\n", "need 2 <= min_run"),
+    ("studies: [faithfulness]\nfaithfulness:\n  data: {length: 17}\n", "faithfulness.data.length: 17"),
+    ("studies: [faithfulness]\nfaithfulness:\n  data: {split: [0.5, 0.1, 0.1]}\n", "faithfulness.data.split"),
+    ("studies: [faithfulness]\nfaithfulness:\n  evaluation: {methods: {occlusion: {}}}\n", "['occlusion']"),
+    ("studies: [faithfulness]\nfaithfulness:\n  evaluation: {background: {protein: B}}\n", "'B' is not one of the 20"),
+    ("studies: [faithfulness]\nfaithfulness:\n  training: {regularizer: {name: noise}}\n", "faithfulness.training"),
+    ("studies: [faithfulness]\nfaithfulness:\n  settings: [mixup]\n", "mixup"),
+    ("studies: [faithfulness]\nfaithfulness:\n  checkpoint: first\n", "first"),
 ]
 
 GOOD_LENGTHS = [  # the shortest each architecture takes, and a processed dataset, whose length is checked on import
@@ -163,3 +172,12 @@ def test_the_regularization_grid_is_the_papers_and_its_names_are_unique():
     narrow, narrow_blocks = regularization_grid(checked_config("studies: [regularization]\n",
                                                                "regularization:\n  widths: [1]\n")["regularization"])
     assert {c["width"] for c in narrow.values()} == {1} and len(narrow_blocks["table2"]) == 10
+
+
+def test_restated_names_are_the_packages():
+    """The DAG process restates the attribution methods and the protein alphabet (it imports no torch or numpy)."""
+    from gradcorr.attribution import METHODS
+    from gradcorr.data.protein import AMINO_ACIDS
+    from gradcorr.workflow.config_checks import ATTRIBUTION_METHODS, PROTEIN_LETTERS
+
+    assert set(ATTRIBUTION_METHODS) == set(METHODS) and PROTEIN_LETTERS == AMINO_ACIDS

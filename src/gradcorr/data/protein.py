@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from gradcorr.data.io import open_hdf5, write_arrays
-from gradcorr.data.synthetic import SPLITS, split_sizes
+from gradcorr.data.synthetic import SPLITS, split_shuffled, split_sizes
 
 __all__ = ["AMINO_ACIDS", "GAP", "PROTEIN_ALPHABETS", "PROTEIN_TASKS", "ablate_distractor", "decode_protein",
            "encode_protein", "generate_protein_task", "longest_set_run", "protein_task_attrs", "read_protein_task",
@@ -304,7 +304,7 @@ def generate_protein_task(
     """
     set_codes, noise_codes = _check_settings(task, n, length, min_run, max_run, positive_fraction,
                                              distractor_length, alphabet)
-    sizes = split_sizes(n, split)
+    split_sizes(n, split)  # a bad split fails before any draw
     n_pos = int(np.floor(positive_fraction * n + 0.5))
 
     rng = np.random.default_rng(seed)
@@ -326,21 +326,8 @@ def generate_protein_task(
     x = (tokens[:, None, :] == np.arange(len(alphabet))[None, :, None]).astype(np.float32)
     y = (np.arange(n) < n_pos).astype(np.float32)[:, None]
 
-    order = rng.permutation(n)
-    bounds = np.cumsum((0,) + sizes)
-    data: dict[str, np.ndarray] = {}
-    for name, fraction, lo, hi in zip(SPLITS, split, bounds[:-1], bounds[1:]):
-        sel = order[lo:hi]
-        positives = int(y[sel].sum())
-        if (fraction > 0 or len(sel)) and positives in (0, len(sel)):  # AUROCs need both classes
-            raise ValueError(f"the {name} split of {n} sequences holds {len(sel)}, {positives} of them positive: "
-                             "every split needs positives and negatives; raise n, or change positive_fraction "
-                             f"{positive_fraction} or split {tuple(split)}")
-        data[f"x_{name}"] = x[sel]
-        data[f"y_{name}"] = y[sel]
-        data[f"signal_{name}"] = signal[sel]
-        data[f"distractor_{name}"] = distractor[sel]
-    return data
+    return split_shuffled({"x": x, "y": y, "signal": signal, "distractor": distractor}, rng.permutation(n), split,
+                          f"raise n, or change positive_fraction {positive_fraction} or split {tuple(split)}")
 
 
 def protein_task_attrs(task: str, **settings: Any) -> dict[str, Any]:

@@ -305,7 +305,7 @@ def generate_billboard(
     if length < 1:
         raise ValueError(f"length must be >= 1, got {length}")
     c, cdf = _count_cdf(counts, probs)
-    sizes = split_sizes(n_positive + n_negative, split)
+    split_sizes(n_positive + n_negative, split)  # a bad split fails before any draw
 
     rng = np.random.default_rng(seed)
     positive, negative, _ = load_motif_pools(core_ids, n_background, release, rng)
@@ -319,19 +319,25 @@ def generate_billboard(
     x = sample_one_hot(models, rng)
     y = np.concatenate([np.ones(n_positive), np.zeros(n_negative)]).astype(np.float32)[:, None]
 
-    order = rng.permutation(n)
-    bounds = np.cumsum((0,) + sizes)
+    return split_shuffled({"x": x, "y": y, "model": models}, rng.permutation(n), split,
+                          f"raise n_positive and n_negative or change split {tuple(split)}")
+
+
+def split_shuffled(arrays: dict[str, np.ndarray], order: np.ndarray, split: Sequence[float],
+                   advice: str) -> dict[str, np.ndarray]:
+    """`arrays` (first dimension N; one of them "y", the labels) taken in `order` and cut into train/valid/test
+    by `split` (`split_sizes`): keys f"{key}_{split}", in that order. ValueError, ending in `advice`, when a
+    split given a share (or any sequences) holds no positives or no negatives: AUROCs need both classes."""
+    n = len(order)
+    bounds = np.cumsum((0,) + split_sizes(n, split))
     data: dict[str, np.ndarray] = {}
     for name, fraction, lo, hi in zip(SPLITS, split, bounds[:-1], bounds[1:]):
         sel = order[lo:hi]
-        positives = int(y[sel].sum())
-        if (fraction > 0 or len(sel)) and positives in (0, len(sel)):  # AUROCs need both classes
+        positives = int(arrays["y"][sel].sum())
+        if (fraction > 0 or len(sel)) and positives in (0, len(sel)):
             raise ValueError(f"the {name} split of {n} sequences holds {len(sel)}, {positives} of them positive: "
-                             "every split needs positives and negatives; raise n_positive and n_negative or "
-                             f"change split {tuple(split)}")
-        data[f"x_{name}"] = x[sel]
-        data[f"y_{name}"] = y[sel]
-        data[f"model_{name}"] = models[sel]
+                             f"every split needs positives and negatives; {advice}")
+        data.update({f"{key}_{name}": values[sel] for key, values in arrays.items()})
     return data
 
 
