@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from gradcorr._arrays import to_float64
+from gradcorr.models.architectures import fold_batchnorm
 
 __all__ = ["ABLATIONS", "CHANGES", "POSITION_SCORES", "ablation_values", "feature_ablation", "occlusion",
            "position_scores", "precision_at_k", "top_k_membership"]
@@ -121,18 +122,20 @@ def _window_changes(model: nn.Module, x: np.ndarray | torch.Tensor, window: int,
         raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
     value = ablation_values(alphabet, ablation, background)
     starts = length - window + 1
+    cols = torch.arange(length)
+    ablated = (cols >= torch.arange(starts)[:, None]) & (cols < torch.arange(starts)[:, None] + window)  # (starts, L)
     out = torch.empty((n, starts), dtype=torch.float64)
+    model = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model  # exact, and cheaper
     with _evaluating(model) as device, torch.no_grad():
         dtype = next((p.dtype for p in model.parameters()), torch.float32)
+        value, ablated = value.to(device, dtype)[None, None, :, None], ablated.to(device)[None, :, None, :]
         per_pass = max(1, batch_size // starts)
         for i0 in range(0, n, per_pass):
-            xs = x_t[i0:i0 + per_pass]
-            before = _score(model, xs.to(device, dtype), output, target).double().cpu()
-            copies = xs.unsqueeze(1).repeat(1, starts, 1, 1)  # (m, starts, A, L)
-            for s in range(starts):
-                copies[:, s, :, s:s + window] = value[:, None]
-            after = torch.cat([_score(model, chunk.to(device, dtype), output, target).double().cpu()
-                               for chunk in copies.flatten(0, 1).split(batch_size)])
+            xs = x_t[i0:i0 + per_pass].to(device, dtype)
+            before = _score(model, xs, output, target).double().cpu()
+            copies = torch.where(ablated, value, xs[:, None]).flatten(0, 1)  # (m * starts, A, L)
+            after = torch.cat([_score(model, chunk, output, target).double().cpu()
+                               for chunk in copies.split(batch_size)])
             out[i0:i0 + len(xs)] = _change(before, after.view(len(xs), starts), change, output)
     return out, x_t
 

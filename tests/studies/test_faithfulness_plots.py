@@ -25,6 +25,8 @@ def test_fig_table1_draws_the_table():
     merged = merged[merged["panel"] == merged["net"] + "/logit/helix"]
     np.testing.assert_allclose(merged["precision"], merged["precision_raw"])
     assert list(dict.fromkeys(numbers["group"])) == ["unregularized", "adversarial_low"]
+    _, empty = faithfulness_plots.fig_table1(table.iloc[:0])  # the DNA part alone: nothing to draw, said
+    assert empty.empty
 
 
 def test_fig_dna_draws_the_means_or_says_there_are_none():

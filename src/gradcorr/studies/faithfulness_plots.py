@@ -18,6 +18,14 @@ KIND_COLORS = {"raw": "tab:gray", "corrected": "tab:blue"}
 NUMBER_COLUMNS = ["panel", "group", "method", "kind", "precision", "sd"]
 
 
+def _nothing(message: str) -> tuple[plt.Figure, pd.DataFrame]:
+    """A figure that says why there is nothing to draw, and no numbers."""
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig, pd.DataFrame(columns=NUMBER_COLUMNS)
+
+
 def _bars(ax: plt.Axes, frame: pd.DataFrame, groups: list[str], methods: list[str], group_column: str,
           paper: pd.DataFrame | None = None) -> list[dict]:
     """Grouped bars: per group (x) and method (block), raw and corrected side by side; the paper's numbers as
@@ -48,6 +56,8 @@ def fig_table1(table: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
     """One panel per architecture, output explained and task: Precision@k against the model's zeros ablation per
     setting, each method raw (grey) and corrected (blue), the paper's Table 1 as black ticks where it has a
     number."""
+    if table.empty:
+        return _nothing("no protein models in this run (faithfulness.tasks), or none passed verification")
     rows = list(dict.fromkeys(zip(table["net"], table["output"])))
     tasks, methods = list(dict.fromkeys(table["task"])), list(dict.fromkeys(table["method"]))
     fig, axes = plt.subplots(len(rows), len(tasks), figsize=(4.2 * len(tasks), 3.2 * len(rows)), squeeze=False)
@@ -77,10 +87,7 @@ def fig_dna(dna: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
     positions (one panel each)."""
     references = [r for r in (TABLE_REFERENCE, "ablation_uniform", "signal") if r in set(dna.get("reference", []))]
     if dna.empty or not references:
-        fig, ax = plt.subplots(figsize=(5, 2))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no DNA models in this run", ha="center", va="center")
-        return fig, pd.DataFrame(columns=NUMBER_COLUMNS)
+        return _nothing("no DNA models in this run (faithfulness.dna)")
     outputs = list(dict.fromkeys(dna["output"].dropna()))
     output = "logit" if "logit" in outputs else outputs[0]
     chosen = dna[(dna["score"] == TABLE_SCORE) & dna["kind"].isin(KIND_COLORS) & (dna["output"] == output)]
