@@ -6,11 +6,7 @@
 
 FAITHFULNESS_DIR = "results/faithfulness"
 FAITHFULNESS_CONFIG = config["faithfulness"]
-FAITHFULNESS_TRAINING = {
-    **config["training"],
-    **FAITHFULNESS_CONFIG["training"],
-    "log_every": config["training"].get("log_every", 50),
-}
+FAITHFULNESS_TRAINING = {**config["training"], **FAITHFULNESS_CONFIG["training"]}
 FAITHFULNESS_UNITS = expand(
     "{task}/{net}/{setting}",
     task=FAITHFULNESS_CONFIG["tasks"],

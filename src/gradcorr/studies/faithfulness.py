@@ -38,7 +38,6 @@ KINDS = ("raw", "corrected")
 REFERENCE_OCCLUSION, REFERENCE_SIGNAL = "occlusion", "signal"
 # the Table 1 measure: Precision@k of the "observed" score against the model's zeros ablation
 TABLE_REFERENCE, TABLE_SCORE = "ablation_zeros", "observed"
-PAPER_METHODS = {"saliency": "Grad", "smoothgrad": "SGrad", "integrated_gradients": "IG", "gradient_shap": "GShap"}
 SCORE_COLUMNS = ["task", "net", "setting", "trial", "method", "kind", "output", "score", "reference", "precision",
                  "precision_sd", "distractor_share", "signal_share", "n"]
 
@@ -166,24 +165,31 @@ def faithfulness_rows(model: Any, x: np.ndarray, signal: np.ndarray, distractor:
     return rows
 
 
-def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
-    """Share of sequences whose sigmoid output is on the side of 0.5 of their label."""
+def _evaluation_rows(model: Any, x: np.ndarray, signal: np.ndarray, distractor: np.ndarray | None,
+                     evaluation: dict[str, Any], background: int) -> list[dict[str, Any]]:
+    """`faithfulness_rows` with the config's evaluation settings."""
+    keys = ("methods", "ablations", "change", "outputs", "ablation_output", "occlusion_window", "batch_size")
+    return faithfulness_rows(model, x, signal, distractor, background=background, **{k: evaluation[k] for k in keys})
+
+
+def _probabilities(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """The model's float32 sigmoid outputs (N,)."""
     import torch
 
     from gradcorr.models.training import predict
 
-    p = predict(model, torch.as_tensor(x, dtype=torch.float32), batch_size).numpy()
-    return float(((p >= 0.5) == (np.asarray(y).reshape(-1) == 1)).mean())
+    return predict(model, torch.as_tensor(x, dtype=torch.float32), batch_size).numpy()
+
+
+def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
+    """Share of sequences whose sigmoid output is on the side of 0.5 of their label."""
+    return float(((_probabilities(model, x, batch_size) >= 0.5) == (np.asarray(y).reshape(-1) == 1)).mean())
 
 
 def saturated_share(model: Any, x: np.ndarray, batch_size: int) -> float:
     """Share of sequences whose float32 sigmoid output is exactly 0 or 1: there the sigmoid's gradient, and so
     every saliency map of the probability, is zero at every position."""
-    import torch
-
-    from gradcorr.models.training import predict
-
-    p = predict(model, torch.as_tensor(x, dtype=torch.float32), batch_size).numpy()
+    p = _probabilities(model, x, batch_size)
     return float(((p == 0) | (p == 1)).mean())
 
 
@@ -193,17 +199,17 @@ def evaluate_protein_models(data: str | Path, models: list[str | Path], out_scor
     """Verify each model of one (task, architecture, setting) and score its attributions' faithfulness.
 
     `evaluation`: n_samples (test positives), methods (name -> options), ablations, background (a residue),
-    change, output, occlusion_window, batch_size, min_accuracy, max_distractor_change. Writes one row per model
-    to `out_models` (accuracy, accuracy with the distractor ablated, passed, the share of the scored sequences
-    whose sigmoid output saturates in float32) and the precision rows of every
-    model to `out_scores`, passed or not (the tables leave the failed ones out).
+    change, outputs, ablation_output, occlusion_window, batch_size, min_accuracy, max_distractor_change. Writes
+    one row per model to `out_models` (accuracy, accuracy with the distractor ablated, passed, the share of the
+    scored sequences whose sigmoid output saturates in float32) and the precision rows of every model to
+    `out_scores`, passed or not (the tables leave the failed ones out).
     """
-    from gradcorr.data.protein import AMINO_ACIDS, ablate_distractor, read_protein_task
+    from gradcorr.data.protein import AMINO_ACIDS, GAP, ablate_distractor, read_protein_task
     from gradcorr.studies.model_runs import load_models
 
     e = evaluation
     test = read_protein_task(data, "test")
-    alphabet = AMINO_ACIDS if test["x"].shape[1] == len(AMINO_ACIDS) else AMINO_ACIDS + "-"
+    alphabet = AMINO_ACIDS if test["x"].shape[1] == len(AMINO_ACIDS) else AMINO_ACIDS + GAP
     ablated = ablate_distractor(test["x"], test["distractor"], task, alphabet,
                                 seed=derive_seed(seed, "faithfulness-ablate", task))
     positives = np.flatnonzero(test["y"].reshape(-1) == 1)[: e["n_samples"]]
@@ -220,10 +226,7 @@ def evaluate_protein_models(data: str | Path, models: list[str | Path], out_scor
                            "saturated": saturated_share(model, x, e["batch_size"]), "model": str(path)})
         log.info("%s/%s/%s trial %d: accuracy %.4f, distractor ablated %.4f: %s", task, net, setting, trial, acc,
                  acc_ablated, "passed" if passed else "FAILED verification (left out of the tables)")
-        rows = faithfulness_rows(model, x, signal, distractor, methods=e["methods"], ablations=e["ablations"],
-                                 background=background, change=e["change"], outputs=e["outputs"],
-                                 ablation_output=e["ablation_output"], occlusion_window=e["occlusion_window"],
-                                 batch_size=e["batch_size"])
+        rows = _evaluation_rows(model, x, signal, distractor, e, background)
         score_rows += [{"task": task, "net": net, "setting": setting, "trial": trial, **r} for r in rows]
     write_tsv(pd.DataFrame(score_rows, columns=SCORE_COLUMNS), out_scores)
     write_tsv(pd.DataFrame(model_rows), out_models)
@@ -249,10 +252,7 @@ def evaluate_dna_models(data: str | Path, models: list[str | Path], out: str | P
         trial = int(meta.get("trial", Path(path).stem.rsplit("_", 1)[-1]))
         log.info("%s trial %d: %d test positives, %d ground-truth positions on average", model_type, trial, len(x),
                  signal.sum(1).mean())
-        found = faithfulness_rows(model, x, signal, None, methods=e["methods"], ablations=e["ablations"],
-                                  background=background, change=e["change"], outputs=e["outputs"],
-                                  ablation_output=e["ablation_output"], occlusion_window=e["occlusion_window"],
-                                  batch_size=e["batch_size"])
+        found = _evaluation_rows(model, x, signal, None, e, background)
         rows += [{"task": "dna", "net": model_type, "setting": source, "trial": trial, **r} for r in found]
     write_tsv(pd.DataFrame(rows, columns=SCORE_COLUMNS), out)
 
