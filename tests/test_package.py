@@ -14,7 +14,7 @@ from workflow_cli import ROOT
 
 SRC = ROOT / "src" / "gradcorr"
 CORE = ["correction", "attribution", "baselines", "metrics", "angles", "kld", "ensemble_difference", "motifs",
-        "tracks", "monitor", "faithfulness"]
+        "tracks", "monitor", "faithfulness", "unmasking"]
 MODULES = sorted(".".join(p.relative_to(SRC).with_suffix("").parts) for p in SRC.rglob("*.py")
                  if p.name != "__init__.py" and not p.name.startswith("_"))
 
