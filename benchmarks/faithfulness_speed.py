@@ -35,8 +35,6 @@ smoke run); --quick (3 sequences, 1 repeat) is a smoke test of a few seconds.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 import warnings
@@ -44,6 +42,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from attribution_speed import machine_header  # benchmarks/ is on the path when this script runs
 from captum.attr import FeatureAblation, GradientShap, Occlusion
 from torch import nn
 
@@ -56,19 +55,6 @@ PERTURBATIONS_PER_EVAL = (1, 16, 64)
 N_SAMPLES = 25
 WINDOW = 3
 WHATS = ("gradient_shap", "feature_ablation", "occlusion")
-
-
-def machine_header() -> str:
-    """torch and captum versions, threads and CPU model, for the top of the output."""
-    import captum
-
-    cpu = platform.processor() or "unknown"
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return (f"torch {torch.__version__}, captum {captum.__version__}, device cpu, {torch.get_num_threads()} "
-            f"threads, CPU {cpu} ({os.cpu_count()} cores)")
 
 
 def seconds(fn: Callable[[], object]) -> tuple[float, object]:
@@ -168,7 +154,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")  # captum: inputs that did not require grad
     whats = [w for w in WHATS if not (args.no_occlusion and w == "occlusion")]
-    print(machine_header())
+    import captum
+
+    print(f"{machine_header()}, captum {captum.__version__}")
     print(f"{args.n_dna} DNA sequences (A 4, L 200), {args.n_protein} protein sequences (A 20, L 40); "
           f"median of {args.repeats} interleaved repeats; seconds per call; ratio = captum / ours")
     header = f"{'model':12s} {'what':18s} {'ours_s':>9s} {'captum_s':>9s} {'ratio':>7s}  (captum setting)"

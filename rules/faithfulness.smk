@@ -14,8 +14,8 @@ FAITHFULNESS_UNITS = expand(
     setting=FAITHFULNESS_CONFIG["settings"],
 )
 FAITHFULNESS_DNA_TYPES = SYNTHETIC_MODEL_TYPES if FAITHFULNESS_CONFIG["dna"] else []
-# the DNA part per source of the synthetic study's models: results/faithfulness/dna/{synthetic,published}
-FAITHFULNESS_DNA_SOURCE = "published" if PUBLISHED else "synthetic"
+# the DNA part per source of the synthetic study's models (models.source): results/faithfulness/dna/{trained,published}
+FAITHFULNESS_DNA_SOURCE = config["models"]["source"]
 FAITHFULNESS_DNA = f"{FAITHFULNESS_DIR}/dna/{FAITHFULNESS_DNA_SOURCE}"
 FAITHFULNESS_TABLES = {
     name: f"{FAITHFULNESS_DIR}/tables/{name}.tsv"
@@ -123,7 +123,7 @@ rule faithfulness_dna:
     params:
         evaluation=FAITHFULNESS_CONFIG["evaluation"],
         threshold=config["evaluation"]["info_threshold"],
-        source=config["models"]["source"],
+        source=FAITHFULNESS_DNA_SOURCE,
         device=config["device"],
     script:
         "../scripts/faithfulness_dna.py"

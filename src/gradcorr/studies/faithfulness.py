@@ -272,6 +272,13 @@ def mean_table(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
+def by_kind(means: pd.DataFrame, index: list[str], values: list[str]) -> pd.DataFrame:
+    """Means (one row per kind) side by side per `index`: columns f"{value}_{kind}" (precision_raw, ...)."""
+    wide = means.pivot(index=index, columns="kind", values=values)
+    wide.columns = [f"{value}_{kind}" for value, kind in wide.columns]
+    return wide.reset_index()
+
+
 def verification_table(models: pd.DataFrame) -> pd.DataFrame:
     """Per (task, architecture, setting): models trained, passed and left out, their accuracies, and the share of
     scored sequences whose float32 sigmoid output saturates (mean over models)."""
@@ -304,10 +311,9 @@ def table1(protein: pd.DataFrame, paper: pd.DataFrame, reference: str = TABLE_RE
                      & protein["kind"].isin(KINDS)]
     if chosen.empty:
         return pd.DataFrame(columns=columns)
-    means = mean_table(chosen, [*keys, "output", "kind"])
-    wide = means.pivot(index=[*keys, "output"], columns="kind", values=["precision", "precision_sd", "models"])
-    wide.columns = [f"{value}_{kind}" for value, kind in wide.columns]
-    wide = wide.reset_index().rename(columns={"models_raw": "models"})
+    wide = by_kind(mean_table(chosen, [*keys, "output", "kind"]), [*keys, "output"], ["precision", "precision_sd",
+                                                                                    "models"])
+    wide = wide.rename(columns={"models_raw": "models"})
     wide = wide.merge(paper.rename(columns={"precision": "paper"})[[*keys, "paper"]], on=keys, how="left")
     wide["gain"] = wide["precision_corrected"] - wide["precision_raw"]
     order = {name: i for i, name in enumerate(SETTINGS)}
@@ -355,9 +361,9 @@ def faithfulness_tables(scores: list[str | Path], models: list[str | Path], dna:
     write_tsv(verification_table(checked), out["verification"])
     write_tsv(table1(protein, paper), out["table1"])
     write_tsv(table1(every_protein, paper), out["table1_all"])
-    keys = ["task", "net", "setting", "method", "kind", "output", "score", "reference"]
-    write_tsv(mean_table(every, keys), out["summary"])
-    write_tsv(mean_table(dna_scores, keys), out["dna"])
+    summary = mean_table(every, ["task", "net", "setting", "method", "kind", "output", "score", "reference"])
+    write_tsv(summary, out["summary"])
+    write_tsv(summary[summary["task"] == "dna"], out["dna"])
     write_tsv(correction_effect(every), out["correction"])
     log.info("%d protein models passed verification of %d; %d DNA models", len(passed), len(checked),
              dna_scores[["net", "trial"]].drop_duplicates().shape[0])

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from gradcorr.studies.faithfulness import SETTINGS, TABLE_REFERENCE, TABLE_SCORE  # noqa: E402
+from gradcorr.studies.faithfulness import SETTINGS, TABLE_REFERENCE, TABLE_SCORE, by_kind  # noqa: E402
 from gradcorr.studies.plotting import METHOD_NAMES, model_type_label  # noqa: E402
 
 KIND_COLORS = {"raw": "tab:gray", "corrected": "tab:blue"}
@@ -91,9 +91,7 @@ def fig_dna(dna: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
     outputs = list(dict.fromkeys(dna["output"].dropna()))
     output = "logit" if "logit" in outputs else outputs[0]
     chosen = dna[(dna["score"] == TABLE_SCORE) & dna["kind"].isin(KIND_COLORS) & (dna["output"] == output)]
-    wide = chosen.pivot(index=["net", "method", "reference"], columns="kind", values=["precision", "precision_sd"])
-    wide.columns = [f"{value}_{kind}" for value, kind in wide.columns]
-    wide = wide.reset_index()
+    wide = by_kind(chosen, ["net", "method", "reference"], ["precision", "precision_sd"])
     nets, methods = list(dict.fromkeys(chosen["net"])), list(dict.fromkeys(chosen["method"]))
     fig, axes = plt.subplots(1, len(references), figsize=(4.2 * len(references), 3.2), squeeze=False)
     numbers = []
