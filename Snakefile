@@ -22,6 +22,7 @@ include: "rules/consistency.smk"
 include: "rules/angle_training.smk"
 include: "rules/regularization.smk"
 include: "rules/faithfulness.smk"
+include: "rules/diffroar.smk"
 include: "rules/motifs.smk"
 include: "rules/downloads.smk"
 

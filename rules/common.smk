@@ -61,6 +61,7 @@ def all_outputs():
         *angle_training_outputs(),
         *regularization_outputs(),
         *faithfulness_outputs(),
+        *diffroar_outputs(),
         *motifs_outputs(),
     ]
 
@@ -504,6 +505,109 @@ def faithfulness_figure_outputs():
 def faithfulness_trials(pattern):
     """`pattern` (fields task, net, setting, trial) for all trials of a task, architecture and setting."""
     return expand(pattern, trial=range(FAITHFULNESS_CONFIG["trials"]), allow_missing=True)
+
+
+# The DiffROAR study (its names and rules: rules/diffroar.smk)
+
+
+def diffroar_outputs():
+    """The study's tables and figures, if the config runs it."""
+    if "diffroar" not in STUDIES:
+        return []
+    return [*DIFFROAR_TABLES.values(), *[str(f) for f in diffroar_figure_outputs().values()]]
+
+
+def diffroar_table_outputs():
+    """The study's tables; DiffROAR, the effect of correction, the scored models and the leakage in the report."""
+    outputs = dict(DIFFROAR_TABLES)
+    for name in ("diffroar", "correction", "models", "leakage"):
+        outputs[name] = report(
+            DIFFROAR_TABLES[name],
+            caption=f"../report/diffroar_{name}.rst",
+            category="DiffROAR",
+            subcategory="Tables",
+        )
+    return outputs
+
+
+def diffroar_figure_outputs():
+    """DiffROAR curves per fill and the leakage bars: PNG (in the report), PDF and TSV of the numbers drawn."""
+    outputs = {}
+    for fig in [*DIFFROAR["fills"], "leakage"]:
+        caption = "leakage" if fig == "leakage" else "curves"
+        outputs[fig] = report(
+            f"{DIFFROAR_DIR}/figures/{fig}.png",
+            caption=f"../report/diffroar_fig_{caption}.rst",
+            category="DiffROAR",
+            subcategory="Figures",
+        )
+        outputs[f"{fig}_pdf"] = f"{DIFFROAR_DIR}/figures/{fig}.pdf"
+        outputs[f"{fig}_tsv"] = f"{DIFFROAR_DIR}/figures/{fig}.tsv"
+    return outputs
+
+
+def diffroar_trials(pattern, trials):
+    """`pattern` (fields model_type, regime, trial, ...) for trials 0..trials-1."""
+    return expand(pattern, trial=range(trials), allow_missing=True)
+
+
+def diffroar_units():
+    """The scored models: model type / regime_trial."""
+    return expand(
+        DIFFROAR_UNIT, model_type=DIFFROAR["model_types"], regime=DIFFROAR["regimes"], trial=range(DIFFROAR["trials"])
+    )
+
+
+def diffroar_model(wildcards):
+    """The model scored: the synthetic study's (standard), or the study's own robust one."""
+    if wildcards.regime == "standard":
+        return f"{SYNTHETIC_DIR}/models/{wildcards.model_type}_{wildcards.trial}.pt"
+    return f"{DIFFROAR_DIR}/models/{wildcards.model_type}/{wildcards.regime}_{wildcards.trial}.pt"
+
+
+def diffroar_ranking_scores(wildcards):
+    """A ranking's position scores: its method's, or for the input-agnostic baseline the saliency maps'."""
+    method = "saliency" if wildcards.rmethod == "input_agnostic" else wildcards.rmethod
+    return f"{DIFFROAR_DIR}/scores/{wildcards.model_type}/{wildcards.regime}_{wildcards.trial}/{method}.h5"
+
+
+def diffroar_rankings():
+    """Each ranking's file stem: every method raw and corrected, and the input-agnostic baseline if asked."""
+    stems = expand("{method}.{kind}", method=DIFFROAR["methods"], kind=["raw", "corrected"])
+    return stems + (["input_agnostic.baseline"] if "input_agnostic" in DIFFROAR["baselines"] else [])
+
+
+def diffroar_power_files():
+    """Every ranking's predictive power per scored model and fill, and the random baseline per model type."""
+    files = expand(
+        f"{DIFFROAR_DIR}/power/{{unit}}/{{ranking}}.{{fill}}.tsv",
+        unit=diffroar_units(),
+        ranking=diffroar_rankings(),
+        fill=DIFFROAR["fills"],
+    )
+    if "random" in DIFFROAR["baselines"]:
+        files += expand(
+            f"{DIFFROAR_DIR}/power/{{model_type}}/any_0/random.baseline.{{fill}}.tsv",
+            model_type=DIFFROAR["model_types"],
+            fill=DIFFROAR["fills"],
+        )
+    return files
+
+
+def diffroar_score_files():
+    """One scores file per scored model (its test AUROC and accuracy go to the models table)."""
+    method = "saliency" if "input_agnostic" in DIFFROAR["baselines"] else DIFFROAR["methods"][0]
+    return expand(f"{DIFFROAR_DIR}/scores/{{unit}}/{method}.h5", unit=diffroar_units())
+
+
+def diffroar_leakage_files():
+    """The null-block shares per placement, model type and regime."""
+    return expand(
+        f"{DIFFROAR_DIR}/leakage/shares/{{placement}}/{{model_type}}/{{regime}}.tsv",
+        placement=DIFFROAR_LEAKAGE["placements"],
+        model_type=DIFFROAR_LEAKAGE["model_types"],
+        regime=DIFFROAR["regimes"],
+    )
 
 
 # Motif discovery (its names and rules: rules/motifs.smk)

@@ -196,3 +196,59 @@ def faithfulness_dna_runtime(wildcards):
     """Every position ablated (3 kinds) and occluded, plus the methods' inputs, per sequence and model."""
     n = FAITHFULNESS_CONFIG["evaluation"]["n_dna"] * config["models"]["trials"]
     return 10 + math.ceil(n * (4 * SYNTHETIC_LENGTH + 200) * S_PER_MODEL_INPUT / 60)
+
+
+# DiffROAR study
+
+
+def diffroar_mem_mb(wildcards, attempt):
+    """Robust models trained one at a time, or one model's maps of a block of sequences."""
+    return job_mem_mb(SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, 1, attempt)
+
+
+def _adversarial_slowdown(regime):
+    """PGD training runs a forward and backward pass per step besides the batch's own."""
+    steps = DIFFROAR["regularizers"]["adversarial"].get("adv_steps", 15)
+    return 1 + steps if regime == "adversarial" else 1
+
+
+def diffroar_train_runtime(wildcards):
+    slowdown = _adversarial_slowdown(wildcards.regime)
+    return train_runtime(SYNTHETIC_SEQUENCES, DIFFROAR["trials"], config["training"]["max_epochs"], slowdown)
+
+
+def diffroar_scores_runtime(wildcards):
+    """Every sequence (train, valid and test) attributed by one model."""
+    return attribution_runtime(SYNTHETIC_SEQUENCES, 1, wildcards.method)
+
+
+def diffroar_power_mem_mb(wildcards, attempt):
+    """The dataset, its unmasked copy and the retrainings trained at once."""
+    return job_mem_mb(2 * SYNTHETIC_SEQUENCES, SYNTHETIC_LENGTH, models_at_once(DIFFROAR["retrainings"]), attempt)
+
+
+def diffroar_power_runtime(wildcards):
+    """Top-k and bottom-k retrainings at every fraction."""
+    models = 2 * len(DIFFROAR["fractions"]) * DIFFROAR["retrainings"]
+    return train_runtime(SYNTHETIC_SEQUENCES, models, DIFFROAR_RETRAINING["max_epochs"])
+
+
+def _leakage_length():
+    return 2 * DIFFROAR_LEAKAGE["data"]["block_length"]
+
+
+def diffroar_leakage_mem_mb(wildcards, attempt):
+    return job_mem_mb(DIFFROAR_LEAKAGE["data"]["n"], _leakage_length(), 1, attempt)
+
+
+def diffroar_leakage_train_runtime(wildcards):
+    slowdown = _adversarial_slowdown(wildcards.regime) * _leakage_length() / SYNTHETIC_LENGTH
+    n = DIFFROAR_LEAKAGE["data"]["n"]
+    return train_runtime(n, DIFFROAR_LEAKAGE["trials"], config["training"]["max_epochs"], slowdown)
+
+
+def diffroar_leakage_runtime(wildcards):
+    """Each model's maps of the test sequences, every method."""
+    inputs = sum(attribution_inputs(m) for m in DIFFROAR["methods"])
+    n = DIFFROAR_LEAKAGE["n_test"] * DIFFROAR_LEAKAGE["trials"] * inputs * _leakage_length() / SYNTHETIC_LENGTH
+    return 10 + math.ceil(n * S_PER_MODEL_INPUT / 60)

@@ -16,6 +16,7 @@ from gradcorr.data.io import (
     read_attributions,
     read_attrs,
     read_tsv,
+    read_tsvs,
     read_xy,
     write_arrays,
     write_tsv,
@@ -94,3 +95,17 @@ def test_unreadable_hdf5_is_refused_naming_the_file(tmp_path, content):
     for read in (read_arrays, read_attrs, read_attributions, lambda p: read_xy(p, "train")):
         with pytest.raises(ValueError, match=f"{path}: not a readable HDF5 file"):
             read(path)
+
+
+def test_read_tsvs_stacks_every_table_in_order_and_keeps_the_columns_when_there_are_none(tmp_path):
+    paths = [tmp_path / "a.tsv", tmp_path / "b.tsv"]
+    write_tsv(pd.DataFrame({"x": [1, 2], "y": ["p", "q"]}), paths[0])
+    write_tsv(pd.DataFrame({"x": [3], "y": ["r"]}), paths[1])
+    both = read_tsvs(paths)
+    assert both["x"].tolist() == [1, 2, 3] and both.index.tolist() == [0, 1, 2]
+    assert read_tsvs(paths[::-1])["y"].tolist() == ["r", "p", "q"]
+    empty = read_tsvs([], ["x", "y"])
+    assert empty.empty and empty.columns.tolist() == ["x", "y"]
+    (tmp_path / "bad.tsv").write_bytes(b"\xff\x00")
+    with pytest.raises(ValueError, match="bad.tsv"):
+        read_tsvs([paths[0], tmp_path / "bad.tsv"])

@@ -1,8 +1,10 @@
 """The workflow through its command line, as the tests run it: the repository, the test config and `snakemake`."""
 
+import functools
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,3 +29,13 @@ def job_counts(output: str) -> dict[str, int]:
     """Rule -> jobs, from the job stats table of a (dry) run's output."""
     stats = output[output.index("Job stats"):]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+@functools.lru_cache(maxsize=None)
+def planned_jobs(*configs: str) -> dict[str, int]:
+    """Rule -> jobs of a dry run with the repository's `configs` (paths from the root), in a scratch folder; each
+    set of configs is planned once per test session (the published scale's DAG takes a while to build)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        run = snakemake("-n", "--quiet", "rules", "--configfile", *(str(ROOT / c) for c in configs), cwd=Path(scratch))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return job_counts(run.stdout)

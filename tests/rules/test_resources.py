@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from workflow_cli import ROOT, TEST_CONFIG, snakemake
 
 
@@ -63,3 +64,22 @@ def test_faithfulness_jobs_ask_for_a_gpu_and_adversarial_training_runs_longer(tm
     runtimes = sorted(int(job["runtime"]) for job in train)
     assert runtimes[0] < runtimes[1]  # FGSM: an extra pass and twice the batch
     assert all(j["gpu"] == "1" for j in jobs["faithfulness_evaluate"] + jobs["faithfulness_dna"])
+
+
+def test_diffroar_jobs_ask_for_a_gpu_and_scale_with_pgd_steps_and_retrainings(tmp_path):
+    """PGD training runs a pass per step besides the batch's own; a ranking's job trains every retraining at every
+    fraction, top and bottom."""
+    jobs = slurm_dry_run(tmp_path, "studies: [diffroar]\nsynthetic: {n_positive: 10000, n_negative: 10000}\n"
+                                   "training: {max_epochs: 100}\ndiffroar:\n  regimes: [noise, adversarial]\n"
+                                   "  trials: 1\n  retrainings: 5\n  regularizers: {adversarial: {adv_steps: 15}}\n"
+                                   "  training: {max_epochs: 100}\n")
+    train = {j["runtime"] for j in jobs["diffroar_train"]}
+    assert len(jobs["diffroar_train"]) == 2 and len(train) == 2
+    noise, adversarial = sorted(int(r) for r in train)
+    assert adversarial - 10 == pytest.approx(16 * (noise - 10), rel=0.1)  # 1 + 15 passes per batch
+    work = [j for rule in ("diffroar_train", "diffroar_scores", "diffroar_power", "diffroar_random",
+                           "diffroar_leakage_train", "diffroar_leakage") for j in jobs[rule]]
+    assert all(j["gpu"] == "1" and j["cpus_per_task"] == "4" for j in work)
+    power = {int(j["runtime"]) for j in jobs["diffroar_power"] + jobs["diffroar_random"]}
+    assert len(power) == 1  # test.yaml's 2 fractions x top and bottom x 5 retrainings = 20 models of 100 epochs
+    assert power.pop() - 10 == pytest.approx(20 * (noise - 10), rel=0.1)

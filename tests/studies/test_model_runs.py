@@ -13,7 +13,7 @@ from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model
 from gradcorr.models.training import TrainConfig, train
 from gradcorr.monitor import epoch_hook
-from gradcorr.studies.model_runs import split_tensors, train_members
+from gradcorr.studies.model_runs import fit_members, split_tensors, train_members
 from gradcorr.studies.synthetic import evaluate_synthetic_models, train_synthetic_models
 
 TRAINING = {"max_epochs": 2, "batch_size": 50, "log_every": 0}
@@ -143,3 +143,29 @@ def test_the_best_file_is_what_train_restores_and_the_last_what_it_leaves(datase
             vectorized, _ = load_model(with_last["vectorized"][name][i])  # float32 rounding of the grouped path
             torch.testing.assert_close(vectorized.state_dict()["0.weight"], reference[0].weight, rtol=1e-3,
                                        atol=1e-4)
+
+
+def test_fit_members_refuses_an_unknown_engine_and_trains_regularized_members_one_at_a_time(dataset, monkeypatch):
+    """The engine has the published loss and the angle penalty only: a noise-regularized group is trained by
+    `train`, member by member, and comes out as `train` leaves each alone."""
+    import copy
+
+    import gradcorr.studies.model_runs as model_runs
+
+    splits = (*split_tensors(dataset, "train"), *split_tensors(dataset, "valid"))
+    configs = [TrainConfig.from_dict({**TRAINING, "max_epochs": 1, "seed": s, "regularizer": {"name": "noise"}})
+               for s in (1, 2)]
+    members = []
+    for s in (1, 2):
+        torch.manual_seed(s)
+        members.append(build_model("cnn_shallow", input_length=200))
+    alone = [copy.deepcopy(m) for m in members]
+    with pytest.raises(ValueError, match="unknown ensemble engine 'batched'"):
+        fit_members(members, splits, configs, torch.device("cpu"), ["a", "b"], engine="batched")
+    monkeypatch.setattr(model_runs, "train_ensemble", lambda *a, **k: pytest.fail("the engine has no noise"))
+    trained, histories = fit_members(members, splits, configs, torch.device("cpu"), ["a", "b"])
+    for model, history, single, config in zip(trained, histories, alone, configs):
+        want, want_history = train(single, *splits, config)
+        assert [h["val_auroc"] for h in history] == [h["val_auroc"] for h in want_history]
+        for a, b in zip(model.state_dict().values(), want.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)

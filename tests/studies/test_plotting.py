@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.artist import Artist
 
-from gradcorr.studies.plotting import information_matrix, model_type_label, save_figure
+from gradcorr.studies.plotting import information_matrix, message_figure, model_type_label, save_figure
 
 
 def test_model_types_get_the_papers_names():
@@ -56,3 +56,10 @@ def test_information_matrix_in_bits():
     # a column a rounding error away from uniform must not make logomaker reject a negative information
     near = np.full((1, 4), 0.25) + np.array([[1e-12, -1e-12, 3e-13, -3e-13]])
     assert information_matrix(near).to_numpy().min() >= 0
+
+
+def test_a_message_figure_says_only_its_message():
+    fig = message_figure("nothing to draw here")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["nothing to draw here"] and not fig.axes[0].axison
+    plt.close(fig)

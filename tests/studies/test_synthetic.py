@@ -18,7 +18,14 @@ from gradcorr.metrics import attribution_snr, interpretability_scores
 from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model
 from gradcorr.models.keras import load_keras_model
-from gradcorr.studies.synthetic import evaluate_model, import_published_models, make_synthetic_dataset, score_maps
+from gradcorr.studies.synthetic import (
+    evaluate_model,
+    import_published_models,
+    make_synthetic_dataset,
+    model_options,
+    model_seed,
+    score_maps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +93,14 @@ def test_evaluate_model_scores_the_first_positives_as_the_workflow_does():
     with torch.no_grad():
         p = torch.sigmoid(model(torch.as_tensor(x)))[:, 0].numpy()
     assert row["test_auroc"] == pytest.approx(roc_auc_score(y[:, 0], p)) and row["n_sequences"] == 5
+
+
+def test_model_options_and_seeds_are_the_trained_models():
+    """A synthetic model type's options come from the models section, and trial t's seed is what
+    `train_synthetic_models` trains it from (the DiffROAR study starts its robust models from the same)."""
+    from gradcorr.workflow.runtime import derive_seed
+
+    models = {"n_filters": 12, "kernel_size": 7, "trials": 3, "architectures": ["cnn_deep"]}
+    assert model_options("exp", models) == {"activation": "exp", "n_filters": 12, "kernel_size": 7}
+    assert model_seed(5, "cnn_deep", "exp", 2) == derive_seed(5, "synthetic-model", "cnn_deep", "exp", 2)
+    assert len({model_seed(5, "cnn_deep", a, t) for a in ("relu", "exp") for t in range(3)}) == 6

@@ -80,6 +80,17 @@ BAD_CONFIGS = [
     ("studies: [faithfulness]\nfaithfulness:\n  training: {regularizer: {name: noise}}\n", "faithfulness.training"),
     ("studies: [faithfulness]\nfaithfulness:\n  settings: [mixup]\n", "mixup"),
     ("studies: [faithfulness]\nfaithfulness:\n  checkpoint: first\n", "first"),
+    # the DiffROAR study scores the synthetic study's model types and trials, with known settings
+    ("studies: [diffroar]\nmodels: {architectures: [cnn_deep]}\ndiffroar: {model_types: [cnn_shallow_exp]}\n",
+     "diffroar.model_types: ['cnn_shallow_exp'] not among"),
+    ("studies: [diffroar]\nmodels: {trials: 1}\ndiffroar: {trials: 2}\n", "diffroar.trials: 2"),
+    ("studies: [diffroar]\ndiffroar: {training: {regularizer: {name: noise}}}\n", "diffroar.training"),
+    ("studies: [diffroar]\ndiffroar: {regularizers: {adversarial: {eps: 0.1}}}\n", "diffroar.regularizers.adversarial"),
+    ("studies: [diffroar]\ndiffroar: {leakage: {data: {split: [0.5, 0.1, 0.1]}}}\n", "diffroar.leakage.data.split"),
+    ("studies: [diffroar]\ndiffroar: {leakage: {model_types: [cnn_shallow_relu], data: {block_length: 49}}}\n",
+     "2 x 49, but cnn_shallow needs at least 100"),
+    ("studies: [diffroar]\ndiffroar: {fills: [background]}\n", "background"),
+    ("studies: [diffroar]\ndiffroar: {fractions: [1.0]}\n", "1.0"),
 ]
 
 GOOD_LENGTHS = [  # the shortest each architecture takes, and a processed dataset, whose length is checked on import

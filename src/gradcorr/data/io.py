@@ -68,6 +68,12 @@ def read_tsv(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: cannot read table: {err}") from err
 
 
+def read_tsvs(paths: Iterable[str | Path], columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of every TSV of `paths` (`read_tsv`) in one frame; empty, with `columns`, when there are none."""
+    frames = [read_tsv(p) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def _attr_value(value: Any) -> Any:
     """An HDF5-storable attribute: scalars as they are, anything else JSON-encoded."""
     if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):

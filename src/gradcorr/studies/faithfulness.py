@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradcorr.data.io import read_tsv, write_tsv
+from gradcorr.data.io import read_tsv, read_tsvs, write_tsv
 from gradcorr.workflow.runtime import derive_seed
 
 log = logging.getLogger(__name__)
@@ -216,11 +216,11 @@ def evaluate_protein_models(data: str | Path, models: list[str | Path], out_scor
     x, signal, distractor = test["x"][positives], test["signal"][positives], test["distractor"][positives]
     background = letter_index(alphabet, e["background"]["protein"])
     model_rows, score_rows = [], []
-    for path, (model, meta) in zip(models, load_models(models, device, threads)):
+    for path, (model, saved) in zip(models, load_models(models, device, threads)):
         acc, acc_ablated = accuracy(model, test["x"], test["y"], e["batch_size"]), \
             accuracy(model, ablated, test["y"], e["batch_size"])
         passed = acc >= e["min_accuracy"] and abs(acc - acc_ablated) <= e["max_distractor_change"]
-        trial = int(meta.get("trial", len(model_rows)))
+        trial = int(saved["meta"].get("trial", len(model_rows)))
         model_rows.append({"task": task, "net": net, "setting": setting, "trial": trial, "accuracy": acc,
                            "accuracy_distractor_ablated": acc_ablated, "passed": passed,
                            "saturated": saturated_share(model, x, e["batch_size"]), "model": str(path)})
@@ -248,8 +248,8 @@ def evaluate_dna_models(data: str | Path, models: list[str | Path], out: str | P
     x, signal = x[idx], position_labels(information_content(truth[idx]), threshold)[0]
     background = letter_index("ACGT", e["background"]["dna"])
     rows = []
-    for path, (model, meta) in zip(models, load_models(models, device, threads)):
-        trial = int(meta.get("trial", Path(path).stem.rsplit("_", 1)[-1]))
+    for path, (model, saved) in zip(models, load_models(models, device, threads)):
+        trial = int(saved["meta"].get("trial", Path(path).stem.rsplit("_", 1)[-1]))
         log.info("%s trial %d: %d test positives, %d ground-truth positions on average", model_type, trial, len(x),
                  signal.sum(1).mean())
         found = _evaluation_rows(model, x, signal, None, e, background)
@@ -337,24 +337,18 @@ def correction_effect(scores: pd.DataFrame) -> pd.DataFrame:
                        improved=("gain", lambda g: float((g > 0).mean())), models=("gain", "size")).reset_index()
 
 
-def _read_all(paths: list[str | Path], columns: list[str] | None = None) -> pd.DataFrame:
-    """The rows of every TSV of `paths` in one frame (empty, with `columns`, when there are none)."""
-    frames = [read_tsv(p) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-
-
 def faithfulness_tables(scores: list[str | Path], models: list[str | Path], dna: list[str | Path],
                         out: dict[str, str | Path], *, paper_table: str | Path) -> None:
     """The study's tables: every precision row of the protein models that passed verification and of the DNA
     models (`precision`), the verification counts (`verification`), Table 1 beside the paper over the models
     that passed (`table1`) and over every model (`table1_all`), the means over models for every method, kind,
     output, score and reference (`summary`), the DNA part (`dna`) and the effect of correction (`correction`)."""
-    checked = _read_all(models, ["task", "net", "setting", "trial", "accuracy", "accuracy_distractor_ablated",
+    checked = read_tsvs(models, ["task", "net", "setting", "trial", "accuracy", "accuracy_distractor_ablated",
                                  "passed", "saturated"])
-    every_protein = _read_all(scores, SCORE_COLUMNS)
+    every_protein = read_tsvs(scores, SCORE_COLUMNS)
     passed = checked.loc[checked["passed"].astype(str) == "True", ["task", "net", "setting", "trial"]]
     protein = every_protein.merge(passed, on=["task", "net", "setting", "trial"])
-    dna_scores = _read_all(dna, SCORE_COLUMNS)
+    dna_scores = read_tsvs(dna, SCORE_COLUMNS)
     every = pd.concat([protein, dna_scores], ignore_index=True)
     paper = read_paper_precision(paper_table)
     write_tsv(every, out["precision"])

@@ -12,18 +12,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gradcorr.studies.faithfulness import SETTINGS, TABLE_REFERENCE, TABLE_SCORE, by_kind  # noqa: E402
-from gradcorr.studies.plotting import METHOD_NAMES, model_type_label  # noqa: E402
+from gradcorr.studies.plotting import KIND_COLORS, METHOD_NAMES, message_figure, model_type_label  # noqa: E402
 
-KIND_COLORS = {"raw": "tab:gray", "corrected": "tab:blue"}
 NUMBER_COLUMNS = ["panel", "group", "method", "kind", "precision", "sd"]
 
 
 def _nothing(message: str) -> tuple[plt.Figure, pd.DataFrame]:
     """A figure that says why there is nothing to draw, and no numbers."""
-    fig, ax = plt.subplots(figsize=(5, 2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    return fig, pd.DataFrame(columns=NUMBER_COLUMNS)
+    return message_figure(message), pd.DataFrame(columns=NUMBER_COLUMNS)
 
 
 def _bars(ax: plt.Axes, frame: pd.DataFrame, groups: list[str], methods: list[str], group_column: str,

@@ -26,6 +26,7 @@ MODEL_COLORS = {"cnn_shallow_relu": "tab:blue", "cnn_shallow_exp": "tab:orange",
                 "cnn_deep_relu": "tab:green", "cnn_deep_exp": "tab:red"}
 LETTERS = "ACGT"
 THRESHOLD_COLORS = ("tab:blue", "tab:orange", "tab:red")
+KIND_COLORS = {"raw": "tab:gray", "corrected": "tab:blue"}  # maps before and after the gradient correction
 UNIFORM_TOL = 1e-6  # rows this close to uniform carry no information; logomaker's sum can round below zero
 
 
@@ -35,6 +36,14 @@ def model_type_label(key: str) -> str:
         arch, activation = key.rsplit("_", 1)
         return f"{arch.replace('cnn_', 'CNN-')}-{activation}"
     return key
+
+
+def message_figure(message: str) -> plt.Figure:
+    """A small figure that only says `message` (why there is nothing to draw)."""
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig
 
 
 def logo(ax: plt.Axes, values: np.ndarray, start: int) -> None:

@@ -56,6 +56,16 @@ def make_synthetic_dataset(out: str | Path, synthetic: dict[str, Any], seed: int
     log.info("wrote %s: %s", out, {k: v.shape for k, v in data.items() if k.startswith("x_")})
 
 
+def model_options(activation: str, models: dict[str, Any]) -> dict[str, Any]:
+    """A synthetic-study CNN's options (`architectures.build_model`) from the config's models section."""
+    return {"activation": activation, "n_filters": models["n_filters"], "kernel_size": models["kernel_size"]}
+
+
+def model_seed(seed: int, arch: str, activation: str, trial: int) -> int:
+    """The seed of trial `trial` of a synthetic-study model type: its initialisation, data order and dropout."""
+    return derive_seed(seed, "synthetic-model", arch, activation, trial)
+
+
 def train_synthetic_models(data: str | Path, outputs: list[tuple[str | Path, str | Path]], *, arch: str,
                            activation: str, trials: list[int], models: dict[str, Any], training: dict[str, Any],
                            seed: int, engine: str = "vectorized", group: int = 50, device: str = "auto",
@@ -63,10 +73,9 @@ def train_synthetic_models(data: str | Path, outputs: list[tuple[str | Path, str
     """Train trials of one architecture on the synthetic dataset; `outputs[i]` receives trial `trials[i]`."""
     from gradcorr.studies.model_runs import train_members
 
-    kwargs = {"activation": activation, "n_filters": models["n_filters"], "kernel_size": models["kernel_size"]}
-    train_members(data, outputs, arch=arch, model_kwargs=[kwargs] * len(trials),
+    train_members(data, outputs, arch=arch, model_kwargs=[model_options(activation, models)] * len(trials),
                   model_ids=[f"{arch}_{activation}_{t}" for t in trials],
-                  seeds=[derive_seed(seed, "synthetic-model", arch, activation, t) for t in trials],
+                  seeds=[model_seed(seed, arch, activation, t) for t in trials],
                   metas=[{"trial": t} for t in trials], training=training, engine=engine, group=group,
                   device=device, threads=threads)
 

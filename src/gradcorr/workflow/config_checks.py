@@ -63,6 +63,8 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
         regularization_grid(cfg["regularization"])
     if "faithfulness" in cfg["studies"]:
         _check_faithfulness(cfg["faithfulness"], set(training) - {"regularizer", "phases"})
+    if "diffroar" in cfg["studies"]:
+        _check_diffroar(cfg, set(training) - {"regularizer"}, set(training["regularizer"]["properties"]) - {"name"})
 
 
 # Restated for the DAG process (tests/workflow/test_config_checks.py checks them against the package):
@@ -94,6 +96,36 @@ def _check_faithfulness(section: dict[str, Any], training_keys: set[str]) -> Non
     unknown = sorted(set(section["training"]) - training_keys)
     if unknown:
         raise ValueError(f"config faithfulness.training: unknown key(s) {unknown}; allowed: {sorted(training_keys)}")
+
+
+def _check_diffroar(cfg: dict[str, Any], training_keys: set[str], regularizer_keys: set[str]) -> None:
+    """The DiffROAR study's model types must be the synthetic study's, its standard trials trained there, its
+    overrides known keys and its leakage sequences long enough for the architectures."""
+    section, models = cfg["diffroar"], cfg["models"]
+    trained = {f"{a}_{b}" for a, b in itertools.product(models["architectures"], models["activations"])}
+    missing = sorted(set(section["model_types"]) - trained)
+    if missing:
+        raise ValueError(f"config diffroar.model_types: {missing} not among the synthetic study's model types "
+                         f"(models.architectures x models.activations: {sorted(trained)})")
+    if "standard" in section["regimes"] and section["trials"] > models["trials"]:
+        raise ValueError(f"config diffroar.trials: {section['trials']}, but the standard regime scores the synthetic "
+                         f"study's models, of which models.trials is {models['trials']}")
+    for key, allowed in (("training", training_keys), ("regularizers.noise", regularizer_keys),
+                         ("regularizers.adversarial", regularizer_keys)):
+        value = section["training"] if key == "training" else section["regularizers"][key.split(".")[1]]
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise ValueError(f"config diffroar.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    leakage = section["leakage"]
+    if not math.isclose(sum(leakage["data"]["split"]), 1.0, abs_tol=1e-6):
+        raise ValueError(f"config diffroar.leakage.data.split: fractions must sum to 1, not "
+                         f"{sum(leakage['data']['split'])}")
+    length = 2 * leakage["data"]["block_length"]
+    for model_type in leakage["model_types"] if leakage["placements"] else []:
+        arch = model_type.rsplit("_", 1)[0]
+        if length < MIN_INPUT_LENGTH[arch]:
+            raise ValueError(f"config diffroar.leakage.data.block_length: sequences of 2 x "
+                             f"{leakage['data']['block_length']}, but {arch} needs at least {MIN_INPUT_LENGTH[arch]}")
 
 
 def _check_phases(key: str, training: dict[str, Any]) -> None:
