@@ -15,6 +15,7 @@ from gradcorr.data.io import (
     read_arrays,
     read_attributions,
     read_attrs,
+    read_split,
     read_tsv,
     read_tsvs,
     read_xy,
@@ -109,3 +110,16 @@ def test_read_tsvs_stacks_every_table_in_order_and_keeps_the_columns_when_there_
     (tmp_path / "bad.tsv").write_bytes(b"\xff\x00")
     with pytest.raises(ValueError, match="bad.tsv"):
         read_tsvs([paths[0], tmp_path / "bad.tsv"])
+
+
+def test_read_split_names_the_file_and_what_is_missing(tmp_path):
+    path = tmp_path / "data.h5"
+    write_arrays(path, {"x_test": np.zeros((2, 4, 3)), "y_test": np.ones((2, 1))})
+    found = read_split(path, "test", ["y", "x"])
+    assert list(found) == ["y", "x"] and found["x"].shape == (2, 4, 3)
+    with pytest.raises(KeyError, match=r"data.h5: missing dataset 'signal_test'"):
+        read_split(path, "test", ["x", "signal"])
+    with pytest.raises(ValueError, match="split must be one of"):
+        read_split(path, "tset", ["x"])
+    with pytest.raises(FileNotFoundError, match="other.h5"):
+        read_split(tmp_path / "other.h5", "test", ["x"])

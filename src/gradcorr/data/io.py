@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+SPLITS: tuple[str, ...] = ("train", "valid", "test")  # every dataset file's splits, keys f"{name}_{split}"
 
 def _umask() -> int:
     """The process umask (reading it means setting it, so it is set straight back)."""
@@ -109,16 +110,28 @@ def open_hdf5(path: str | Path) -> h5py.File:
         raise ValueError(f"{path}: not a readable HDF5 file (truncated or not HDF5?): {err}") from None
 
 
-def read_xy(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """x (N, A, L) and y (N, 1) of one split ('train', 'valid', 'test') of a dataset in the published layout."""
+def read_split(path: str | Path, split: str, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """The arrays f"{name}_{split}" of a dataset file, by name: ValueError for a split not in `SPLITS`,
+    FileNotFoundError for a missing file, KeyError naming the file and the first missing array."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
+    out = {}
     with open_hdf5(path) as f:
-        for key in (f"x_{split}", f"y_{split}"):
+        for name in names:
+            key = f"{name}_{split}"
             if key not in f:
                 raise KeyError(f"{path}: missing dataset {key!r}")
-        return f[f"x_{split}"][()], f[f"y_{split}"][()]
+            out[name] = f[key][()]
+    return out
+
+
+def read_xy(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, A, L) and y (N, 1) of one split ('train', 'valid', 'test') of a dataset in the published layout."""
+    found = read_split(path, split, ("x", "y"))
+    return found["x"], found["y"]
 
 
 def read_arrays(path: str | Path, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:

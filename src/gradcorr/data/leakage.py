@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcorr.data.io import open_hdf5, write_arrays
-from gradcorr.data.synthetic import CORE_MOTIF_IDS, SPLITS, _motif_pwm, sample_one_hot, split_shuffled, split_sizes
+from gradcorr.data.io import read_split, write_arrays
+from gradcorr.data.synthetic import CORE_MOTIF_IDS, _motif_pwm, sample_one_hot, split_shuffled, split_sizes
 
 __all__ = ["LEAKAGE_KEYS", "PLACEMENTS", "generate_leakage", "leakage_attrs", "null_share", "read_leakage",
            "write_leakage"]
@@ -302,19 +302,7 @@ def read_leakage(path: str | Path, split: str) -> dict[str, np.ndarray]:
     KeyError
         Naming `path` and the first missing dataset.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
-    out = {}
-    with open_hdf5(path) as f:
-        for name in LEAKAGE_KEYS:
-            key = f"{name}_{split}"
-            if key not in f:
-                raise KeyError(f"{path}: missing dataset {key!r}")
-            out[name] = f[key][()]
-    return out
+    return read_split(path, split, LEAKAGE_KEYS)
 
 
 # --------------------------------------------------------------------------- leakage

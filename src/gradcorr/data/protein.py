@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcorr.data.io import open_hdf5, write_arrays
-from gradcorr.data.synthetic import SPLITS, split_shuffled, split_sizes
+from gradcorr.data.io import read_split, write_arrays
+from gradcorr.data.synthetic import split_shuffled, split_sizes
 
 __all__ = ["AMINO_ACIDS", "GAP", "PROTEIN_ALPHABETS", "PROTEIN_TASKS", "ablate_distractor", "decode_protein",
            "encode_protein", "generate_protein_task", "longest_set_run", "protein_task_attrs", "read_protein_task",
@@ -373,19 +373,7 @@ def write_protein_task(path: str | Path, data: dict[str, np.ndarray], attrs: dic
 
 def read_protein_task(path: str | Path, split: str) -> dict[str, np.ndarray]:
     """Arrays x, y, signal, distractor of one split ('train' | 'valid' | 'test') from a write_protein_task file."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
-    out = {}
-    with open_hdf5(path) as f:
-        for name in ("x", "y", "signal", "distractor"):
-            key = f"{name}_{split}"
-            if key not in f:
-                raise KeyError(f"{path}: missing dataset {key!r}")
-            out[name] = f[key][()]
-    return out
+    return read_split(path, split, ("x", "y", "signal", "distractor"))
 
 
 # --------------------------------------------------------------------------- model verification

@@ -18,15 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-import h5py
 import numpy as np
 
-from gradcorr.data.io import write_arrays
+from gradcorr.data.io import SPLITS, read_split, write_arrays
 
 CORE_MOTIF_IDS: tuple[str, ...] = ("MA0079.3", "MA0062.2", "MA0466.2", "MA0058.3", "MA0095.2")
 MOTIF_COUNTS: tuple[int, ...] = (3, 4, 5, 6, 7)
 MOTIF_COUNT_PROBS: tuple[float, ...] = (0.50, 0.25, 0.17, 0.05, 0.03)
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
 _ALPHABET = "ACGT"
 
 
@@ -363,18 +361,8 @@ def write_dataset(path: str | Path, data: dict[str, np.ndarray], attrs: dict | N
 
 def read_dataset(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, model) arrays of one split ('train' | 'valid' | 'test') from a write_dataset file."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
-    out = []
-    with h5py.File(path, "r") as f:
-        for key in (f"x_{split}", f"y_{split}", f"model_{split}"):
-            if key not in f:
-                raise KeyError(f"{path}: missing dataset {key!r}")
-            out.append(f[key][()])
-    return out[0], out[1], out[2]
+    found = read_split(path, split, ("x", "y", "model"))
+    return found["x"], found["y"], found["model"]
 
 
 def positive_indices(y: np.ndarray, n: int) -> np.ndarray:

@@ -60,7 +60,8 @@ def fig_diffroar(table: pd.DataFrame, fill: str, metric: str = "auroc") -> tuple
             if r == len(units) - 1:
                 ax.set_xlabel("unmasked fraction k", fontsize=8)
     axes[0, -1].legend(fontsize=7)
-    fig.suptitle(f"Top-k minus bottom-k predictive power, masked positions = {fill}", fontsize=9)
+    gap = "\n" if len(methods) == 1 else " "  # one column: the title on two lines
+    fig.suptitle(f"Top-k minus bottom-k predictive power,{gap}masked positions = {fill}", fontsize=9)
     fig.tight_layout()
     return fig, pd.DataFrame(numbers, columns=CURVE_COLUMNS)
 
