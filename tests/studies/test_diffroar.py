@@ -546,3 +546,18 @@ def test_diffroar_tables_writes_every_table(tmp_path):
     study.diffroar_tables([], [], [], empty)
     assert read_tsv(empty["diffroar"]).empty and "diffroar_auroc" in read_tsv(empty["diffroar"]).columns
     assert list(read_tsv(empty["power"]).columns) == study.POWER_COLUMNS
+
+
+def test_blocks_of_a_stochastic_method_draw_apart_and_saliency_is_block_free(tiny_model, monkeypatch):
+    """Four copies of one sequence in blocks of two: SmoothGrad's draws differ between blocks (shared draws would give
+    the copies at the same place of each block equal scores); saliency is the same whatever the block size."""
+    model, _ = tiny_model
+    x = np.repeat(np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, 100)].T[None], 4, axis=0)
+    common = {"output": "logit", "score": "observed", "batch_size": 64}
+    whole = study.position_score_maps(model, x, method="saliency", options={}, **common)
+    monkeypatch.setattr(study, "SCORE_BLOCK", 2)
+    noisy = study.position_score_maps(model, x, method="smoothgrad", options={"n_samples": 2, "seed": 5}, **common)
+    assert not np.allclose(noisy["raw"][0], noisy["raw"][2]) and not np.allclose(noisy["raw"][1], noisy["raw"][3])
+    blocked = study.position_score_maps(model, x, method="saliency", options={}, **common)
+    for kind in ("raw", "corrected"):
+        np.testing.assert_array_equal(blocked[kind], whole[kind])

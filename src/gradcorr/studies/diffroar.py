@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradcorr.data.io import read_attrs, read_tsv, read_tsvs, read_xy, write_arrays, write_tsv
+from gradcorr.data.io import read_arrays, read_attrs, read_tsv, read_tsvs, read_xy, write_arrays, write_tsv
 from gradcorr.data.synthetic import SPLITS
 from gradcorr.studies.faithfulness import KINDS
 from gradcorr.unmasking import KEEPS
@@ -41,8 +41,6 @@ TRAINING_REGIMES = ("standard", "noise", "adversarial")
 RANDOM, INPUT_AGNOSTIC = "random", "input_agnostic"
 BASELINES = (RANDOM, INPUT_AGNOSTIC)
 ANY_REGIME = "any"  # the random baseline's regime: it ranks without a model
-# the input-agnostic ranking: the mean of this method's maps' position scores over the training set
-AGNOSTIC_SOURCE = ("saliency", "raw")
 POWER_METRICS = ("auroc", "accuracy")
 POWER_COLUMNS = ["model_type", "regime", "trial", "method", "kind", "fill", "fraction", "keep", "retraining",
                  "auroc", "accuracy", "epochs"]
@@ -103,7 +101,8 @@ def _attribution_options(method: str, options: dict[str, Any], seed: int, *key: 
 def position_score_maps(model: Any, x: np.ndarray, *, method: str, options: dict[str, Any], output: str,
                         score: str, batch_size: int) -> dict[str, np.ndarray]:
     """The per-position scores (N, L), float32, of a model's raw and corrected maps of `x`, `SCORE_BLOCK`
-    sequences at a time (memory holds one block's maps)."""
+    sequences at a time (memory holds one block's maps); a method's random draws are seeded per block from
+    `options["seed"]`, so no two blocks share them."""
     from gradcorr.attribution import attribute
     from gradcorr.correction import correct
     from gradcorr.faithfulness import position_scores
@@ -111,7 +110,8 @@ def position_score_maps(model: Any, x: np.ndarray, *, method: str, options: dict
     blocks: dict[str, list[np.ndarray]] = {kind: [] for kind in KINDS}
     for i0 in range(0, len(x), SCORE_BLOCK):
         chunk = x[i0:i0 + SCORE_BLOCK]
-        raw = attribute(model, chunk, method, output=output, batch_size=batch_size, **options)
+        block = {**options, "seed": derive_seed(options["seed"], "block", i0)} if "seed" in options else options
+        raw = attribute(model, chunk, method, output=output, batch_size=batch_size, **block)
         for kind, maps in (("raw", raw), ("corrected", correct(raw))):
             blocks[kind].append(position_scores(maps, chunk, score).astype(np.float32))
         log.info("%s: scored %d of %d sequences", method, min(i0 + SCORE_BLOCK, len(x)), len(x))
@@ -161,7 +161,6 @@ def ranking_scores(data: str | Path, method: str, kind: str, scores: str | Path 
     """The scores (N, L) that rank the positions of each split: a method's maps (`kind` raw or corrected, from the
     `score_model` file `scores`), the input-agnostic baseline (the mean of the `scores` file's raw training scores,
     for every sequence) or the random baseline (fresh uniform draws, seeded by split)."""
-    from gradcorr.data.io import read_arrays
     from gradcorr.unmasking import input_agnostic_scores, random_scores
 
     shapes = {split: read_xy(data, split)[0].shape for split in SPLITS}
@@ -171,7 +170,7 @@ def ranking_scores(data: str | Path, method: str, kind: str, scores: str | Path 
     if scores is None:
         raise ValueError(f"ranking {method!r} needs its maps' scores file")
     if method == INPUT_AGNOSTIC:
-        train = read_arrays(scores, [f"{AGNOSTIC_SOURCE[1]}_train"])[f"{AGNOSTIC_SOURCE[1]}_train"]
+        train = read_arrays(scores, ["raw_train"])["raw_train"]  # the rules give it the saliency maps' file
         return {split: input_agnostic_scores(train, n) for split, (n, _, _) in shapes.items()}
     keys = [f"{kind}_{split}" for split in SPLITS]
     found = read_arrays(scores, keys)

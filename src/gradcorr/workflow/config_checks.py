@@ -110,9 +110,10 @@ def _check_diffroar(cfg: dict[str, Any], training_keys: set[str], regularizer_ke
     if "standard" in section["regimes"] and section["trials"] > models["trials"]:
         raise ValueError(f"config diffroar.trials: {section['trials']}, but the standard regime scores the synthetic "
                          f"study's models, of which models.trials is {models['trials']}")
-    for key, allowed in (("training", training_keys), ("regularizers.noise", regularizer_keys),
-                         ("regularizers.adversarial", regularizer_keys)):
-        value = section["training"] if key == "training" else section["regularizers"][key.split(".")[1]]
+    overrides = {"training": (section["training"], training_keys)}
+    overrides.update({f"regularizers.{name}": (value, regularizer_keys)
+                      for name, value in section["regularizers"].items()})
+    for key, (value, allowed) in overrides.items():
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ValueError(f"config diffroar.{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
