@@ -17,9 +17,10 @@ def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
-def study_run(workdir: Path, study: str) -> subprocess.CompletedProcess:
-    """The test config run end to end in `workdir` with `studies: [study]`; it must succeed."""
-    (workdir / "study.yaml").write_text(f"studies: [{study}]\n")
+def study_run(workdir: Path, study: str, overrides: str = "") -> subprocess.CompletedProcess:
+    """The test config run end to end in `workdir` with `studies: [study]` and the YAML `overrides`; it must
+    succeed."""
+    (workdir / "study.yaml").write_text(f"studies: [{study}]\n{overrides}")
     run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), "study.yaml", cwd=workdir)
     assert run.returncode == 0, run.stderr[-5000:]
     return run
@@ -39,3 +40,6 @@ def planned_jobs(*configs: str) -> dict[str, int]:
         run = snakemake("-n", "--quiet", "rules", "--configfile", *(str(ROOT / c) for c in configs), cwd=Path(scratch))
     assert run.returncode == 0, run.stderr[-3000:]
     return job_counts(run.stdout)
+
+
+ONE_MODEL_TYPE = "models: {architectures: [cnn_shallow], activations: [relu]}\n"  # the other runs train all four

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from workflow_cli import TEST_CONFIG, planned_jobs, snakemake
+from workflow_cli import ONE_MODEL_TYPE, planned_jobs, study_run
 
 from gradcorr.data.protein import PROTEIN_TASKS, longest_set_run, read_protein_task
 from gradcorr.faithfulness import feature_ablation
@@ -17,10 +17,7 @@ def faithfulness_run(tmp_path_factory):
     """The test config's faithfulness section end to end; its DNA part on one synthetic model type (CNN-shallow-relu:
     the other studies' runs train all four)."""
     workdir = tmp_path_factory.mktemp("faithfulness")
-    (workdir / "study.yaml").write_text("studies: [faithfulness]\nmodels: {architectures: [cnn_shallow], "
-                                        "activations: [relu]}\n")
-    run = snakemake("--cores", "2", "--configfile", str(TEST_CONFIG), "study.yaml", cwd=workdir)
-    assert run.returncode == 0, run.stderr[-5000:]
+    study_run(workdir, "faithfulness", ONE_MODEL_TYPE)
     return workdir
 
 

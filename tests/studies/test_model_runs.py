@@ -169,3 +169,11 @@ def test_fit_members_refuses_an_unknown_engine_and_trains_regularized_members_on
         assert [h["val_auroc"] for h in history] == [h["val_auroc"] for h in want_history]
         for a, b in zip(model.state_dict().values(), want.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_members_the_engine_cannot_train_are_saved_as_trained_one_at_a_time(dataset, tmp_path):
+    outputs = [(tmp_path / f"m{t}.pt", tmp_path / f"m{t}.history.tsv") for t in (0, 1)]
+    train_members(dataset, outputs, arch="cnn_shallow", model_kwargs=[{}] * 2, model_ids=["a", "b"], seeds=[1, 2],
+                  metas=[{}, {}], training={**TRAINING, "max_epochs": 1, "regularizer": {"name": "noise"}},
+                  engine="vectorized", device="cpu")
+    assert [load_model(m)[1]["meta"]["engine"] for m, _ in outputs] == ["sequential", "sequential"]

@@ -90,6 +90,7 @@ BAD_CONFIGS = [
     ("studies: [diffroar]\ndiffroar: {leakage: {model_types: [cnn_shallow_relu], data: {block_length: 49}}}\n",
      "2 x 49, but cnn_shallow needs at least 100"),
     ("studies: [diffroar]\ndiffroar: {fills: [background]}\n", "background"),
+    ("studies: [diffroar]\nsynthetic: {length: 99}\n", "99, but cnn_shallow (diffroar.model_types)"),
     ("studies: [diffroar]\ndiffroar: {fractions: [1.0]}\n", "1.0"),
 ]
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")  # every dataset file's splits, keys f"{name}_{split}"
 
+
 def _umask() -> int:
     """The process umask (reading it means setting it, so it is set straight back)."""
     mask = os.umask(0o077)

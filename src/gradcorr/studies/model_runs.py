@@ -90,7 +90,7 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
     configs = [TrainConfig.from_dict({**training, "seed": seed}) for seed in seeds]
     log.info("training %d model(s) (%s) on %d sequences of %s, %s engine: %s", len(members), arch, len(x_train),
              data, engine, ", ".join(f"{m} (seed {s})" for m, s in zip(model_ids, seeds)))
-    keep_last = last_outputs is not None
+    keep_last, engine = last_outputs is not None, training_engine(engine, configs)
     result = fit_members(members, (x_train, y_train, x_valid, y_valid), configs, dev, model_ids, engine=engine,
                          group=group, keep_going=keep_going, hooks=hooks, keep_last=keep_last)
     trained, histories = result[:2]
@@ -111,20 +111,26 @@ def train_members(data: str | Path, outputs: list[tuple[str | Path, str | Path]]
         write_tsv(pd.DataFrame(history), history_out)
 
 
+def training_engine(engine: str, configs: list[TrainConfig]) -> str:
+    """The engine that trains members of `configs`: `engine`, or "sequential" when their regularizer is not one the
+    ensemble engine has (it has the published loss and the angle penalty); ValueError for an unknown engine."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
+    if engine == "vectorized" and configs[0].regularizer.name not in ENGINE_REGULARIZERS:
+        log.info("regularizer %s: training one model at a time (the engine has the published loss and the "
+                 "angle penalty only)", configs[0].regularizer.name)
+        return "sequential"
+    return engine
+
+
 def fit_members(members: list[nn.Sequential], splits: tuple[torch.Tensor, ...], configs: list[TrainConfig],
                 device: torch.device, model_ids: list[str], *, engine: str = "vectorized", group: int = 50,
                 keep_going: bool = False, hooks: list[EpochHook] | None = None, keep_last: bool = False) -> tuple:
     """Train `members` on `splits` = (x_train, y_train, x_valid, y_valid) tensors, member i with `configs[i]`:
     together in the ensemble engine ("vectorized", groups of up to `group`) when the regularizer allows, else one
     after another. Returns (models, histories) and, with `keep_last`, the last epochs' models (`train_members`)."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown ensemble engine {engine!r}; choose one of {ENGINES}")
-    if engine == "vectorized" and configs[0].regularizer.name not in ENGINE_REGULARIZERS:
-        log.info("regularizer %s: training one model at a time (the engine has the published loss and the "
-                 "angle penalty only)", configs[0].regularizer.name)
-        engine = "sequential"
     hooks = hooks or []
-    if engine == "vectorized" and len(members) > 1:
+    if training_engine(engine, configs) == "vectorized" and len(members) > 1:
         return train_ensemble(members, *splits, configs, device, model_ids, group, keep_going, hooks, keep_last)
     return tuple(zip(*(_train_one(m, *splits, c, device, keep_going, hooks, keep_last)
                        for m, c in zip(members, configs))))

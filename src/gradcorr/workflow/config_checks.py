@@ -214,6 +214,9 @@ def _check_input_lengths(cfg: dict[str, Any]) -> None:
                   for arch in cfg["angle_training"]["architectures"]]
     if "regularization" in studies:
         needs.append(("synthetic.length", syn["length"], "cnn_consistency", "the regularization study"))
+    if "diffroar" in studies:
+        needs += [("synthetic.length", syn["length"], model_type.rsplit("_", 1)[0], "diffroar.model_types")
+                  for model_type in cfg["diffroar"]["model_types"]]
     if "invivo" in studies and set(iv["tfs"]) - set(iv["processed"]):  # datasets built from peaks at `width`
         needs += [("invivo.width", iv["width"], arch, "invivo.architectures") for arch in iv["architectures"]]
     for key, length, arch, source in needs:
