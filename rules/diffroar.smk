@@ -109,6 +109,12 @@ rule diffroar_power:
         runtime=diffroar_power_runtime,
     params:
         **DIFFROAR_POWER_PARAMS,
+        ranking=lambda wildcards: {
+            "regime": wildcards.regime,
+            "trial": int(wildcards.trial),
+            "method": wildcards.rmethod,
+            "kind": wildcards.rkind,
+        },
     script:
         "../scripts/diffroar_power.py"
 
@@ -131,6 +137,7 @@ rule diffroar_random:
         runtime=diffroar_power_runtime,
     params:
         **DIFFROAR_POWER_PARAMS,
+        ranking={},  # power_job's default: the random ranking, regime "any"
     script:
         "../scripts/diffroar_power.py"
 

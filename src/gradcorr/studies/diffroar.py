@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradcorr.data.io import read_arrays, read_attrs, read_tsv, read_tsvs, read_xy, write_arrays, write_tsv
+from gradcorr.data.io import (
+    open_hdf5,
+    read_arrays,
+    read_attrs,
+    read_tsv,
+    read_tsvs,
+    read_xy,
+    write_arrays,
+    write_tsv,
+)
 from gradcorr.data.synthetic import SPLITS
 from gradcorr.studies.faithfulness import KINDS
 from gradcorr.unmasking import KEEPS
@@ -163,7 +172,8 @@ def ranking_scores(data: str | Path, method: str, kind: str, scores: str | Path 
     for every sequence) or the random baseline (fresh uniform draws, seeded by split)."""
     from gradcorr.unmasking import input_agnostic_scores, random_scores
 
-    shapes = {split: read_xy(data, split)[0].shape for split in SPLITS}
+    with open_hdf5(data) as f:  # the shapes only: the sequences are read where they are unmasked
+        shapes = {split: f[f"x_{split}"].shape for split in SPLITS}
     if method == RANDOM:
         return {split: random_scores(n, length, derive_seed(seed, "diffroar-random", split))
                 for split, (n, _, length) in shapes.items()}
@@ -225,12 +235,14 @@ def predictive_power(data: str | Path, ranked: dict[str, np.ndarray], *, model_t
     return rows
 
 
-def power_job(data: str | Path, out: str | Path, *, scores: str | Path | None, model_type: str, regime: str,
-              trial: int, method: str, kind: str, fill: str, fractions: list[float], retrainings: int,
-              models: dict[str, Any], training: dict[str, Any], seed: int, engine: str = "vectorized",
-              group: int = 50, device: str = "auto", threads: int = 1) -> None:
-    """The predictive power of one ranking (a method's raw or corrected maps of one model, or a baseline) at every
-    fraction, top and bottom, written as rows of `POWER_COLUMNS` (`predictive_power`)."""
+def power_job(data: str | Path, out: str | Path, *, model_type: str, fill: str, fractions: list[float],
+              retrainings: int, models: dict[str, Any], training: dict[str, Any], seed: int,
+              scores: str | Path | None = None, regime: str = ANY_REGIME, trial: int = 0, method: str = RANDOM,
+              kind: str = "baseline", engine: str = "vectorized", group: int = 50, device: str = "auto",
+              threads: int = 1) -> None:
+    """The predictive power of one ranking (a method's raw or corrected maps of one model, from its `score_model`
+    file `scores`, or a baseline; by default the random one, which has no model) at every fraction, top and bottom,
+    written as rows of `POWER_COLUMNS` (`predictive_power`)."""
     ranked = ranking_scores(data, method, kind, scores, seed=seed)
     rows = predictive_power(data, ranked, model_type=model_type, fractions=fractions, fill=fill,
                             retrainings=retrainings, models=models, training=training, seed=seed, engine=engine,
