@@ -23,6 +23,7 @@ include: "rules/angle_training.smk"
 include: "rules/regularization.smk"
 include: "rules/faithfulness.smk"
 include: "rules/diffroar.smk"
+include: "rules/multitask.smk"
 include: "rules/motifs.smk"
 include: "rules/downloads.smk"
 

@@ -16,7 +16,7 @@ from snakemake.utils import validate
 sys.path.insert(0, f"{workflow.basedir}/src")
 # standard library only, like every import of the DAG process: no torch
 from gradcorr.data.download import MD5_RE, DownloadError, check_url
-from gradcorr.data.encode import ACCESSION_RE, paired_assembly
+from gradcorr.data.encode import ACCESSION_RE, common_assembly, paired_assembly
 from gradcorr.workflow import tables
 from gradcorr.workflow.config_checks import check_config, download_folder, regularization_grid
 
@@ -62,6 +62,7 @@ def all_outputs():
         *regularization_outputs(),
         *faithfulness_outputs(),
         *diffroar_outputs(),
+        *multitask_outputs(),
         *motifs_outputs(),
     ]
 
@@ -608,6 +609,89 @@ def diffroar_leakage_files():
         model_type=DIFFROAR_LEAKAGE["model_types"],
         regime=DIFFROAR["regimes"],
     )
+
+
+# The multi-task study (its names and rules: rules/multitask.smk)
+
+
+def multitask_outputs():
+    """The study's tables and figures, if the config runs it."""
+    if "multitask" not in STUDIES:
+        return []
+    return [*MULTITASK_TABLES.values(), *[str(f) for f in multitask_figure_outputs().values()]]
+
+
+def multitask_table_outputs():
+    """The study's tables, each in the report."""
+    return {
+        name: report(path, caption=f"../report/multitask_{name}.rst", category="Multi-task", subcategory="Tables")
+        for name, path in MULTITASK_TABLES.items()
+    }
+
+
+def multitask_figure_outputs():
+    """Fig. 11 per method (angles of the top class and of the shown tasks), the angles per task and the
+    interpretability per task: PNG (in the report), PDF and TSV of the numbers drawn."""
+    figures = [f"fig11_{method}" for method in MULTITASK["methods"]] + ["task_angles", "interpretability"]
+    outputs = {}
+    for fig in figures:
+        caption = "fig11" if fig.startswith("fig11") else fig
+        outputs[fig] = report(
+            f"{MULTITASK_DIR}/figures/{fig}.png",
+            caption=f"../report/multitask_fig_{caption}.rst",
+            category="Multi-task",
+            subcategory="Figures",
+        )
+        outputs[f"{fig}_pdf"] = f"{MULTITASK_DIR}/figures/{fig}.pdf"
+        outputs[f"{fig}_tsv"] = f"{MULTITASK_DIR}/figures/{fig}.tsv"
+    return outputs
+
+
+def multitask_files(pattern):
+    """`pattern` (fields activation, trial) for every model of the study."""
+    return expand(pattern, activation=MULTITASK["activations"], trial=range(MULTITASK["trials"]))
+
+
+def multitask_angle_files(ext):
+    """Every model's angle files (histograms "h5", rows "tsv") for every method."""
+    pattern = f"{MULTITASK_DIR}/angles/{{activation}}_{{trial}}.{{method}}.{ext}"
+    return expand(
+        pattern, activation=MULTITASK["activations"], trial=range(MULTITASK["trials"]), method=MULTITASK["methods"]
+    )
+
+
+def multitask_sources():
+    """Cell type -> its row (accession, ...) of the ENCODE table, in the table's order (task order); {} unless
+    the study runs on ENCODE peaks."""
+    if "multitask" not in STUDIES or MULTITASK["dataset"] != "encode":
+        return {}
+    accession = tables.pattern_check(ACCESSION_RE, "an ENCODE file accession like ENCFF235KUD")
+    path = resource(MULTITASK["encode"]["table"])
+    rows = tables.read_table(path, ("cell_type", "accession"), {"accession": accession})
+    seen = {}
+    for cell_type, row in rows.items():
+        if row["accession"] in seen:
+            raise ValueError(f"{path}: {row['accession']} is the file of both {seen[row['accession']]} and {cell_type}")
+        seen[row["accession"]] = cell_type
+    check_encode_urls()
+    return rows
+
+
+def multitask_encode_inputs(wildcards):
+    """Every cell type's peaks and metadata, and the genome of their one assembly (read from the metadata)."""
+    accessions = [row["accession"] for row in MULTITASK_SOURCES.values()]
+    metas = [checkpoints.download_encode_metadata.get(accession=a).output[0] for a in accessions]
+    assembly = common_assembly(metas)
+    if assembly not in INVIVO_CONFIG["genomes"]:
+        raise ValueError(
+            f"the multi-task study's peak files are on {assembly}, but config invivo.genomes has no URL for it"
+        )
+    return {
+        "peaks": [f"{DOWNLOAD_DIR}/encode/{a}.bed.gz" for a in accessions],
+        "metadata": metas,
+        "genome": f"{DOWNLOAD_DIR}/genomes/{assembly}.fa",
+        "fai": f"{DOWNLOAD_DIR}/genomes/{assembly}.fa.fai",
+    }
 
 
 # Motif discovery (its names and rules: rules/motifs.smk)

@@ -252,3 +252,44 @@ def diffroar_leakage_runtime(wildcards):
     inputs = sum(attribution_inputs(m) for m in DIFFROAR["methods"])
     n = DIFFROAR_LEAKAGE["n_test"] * DIFFROAR_LEAKAGE["trials"] * inputs * _leakage_length() / SYNTHETIC_LENGTH
     return 10 + math.ceil(n * S_PER_MODEL_INPUT / 60)
+
+
+# Multi-task study
+
+CNN_DEEP_MACS = 2.1e6  # multiply-adds of CNN-deep per 200-nt sequence, the unit of the rates above
+
+
+def multitask_length():
+    return MULTITASK["billboard"]["length"] if MULTITASK["dataset"] == "billboard" else MULTITASK["encode"]["width"]
+
+
+def multitask_sequences(input):
+    """The dataset's sequences: the billboard's from the config, ENCODE's from the file's size (built by the run)."""
+    if MULTITASK["dataset"] == "billboard":
+        return MULTITASK["billboard"]["n"]
+    return input.size_mb * 2**20 / (16 * multitask_length())
+
+
+def multitask_slowdown():
+    """The Basset-style model's multiply-adds per sequence over CNN-deep's (its convolutions and first dense layer)."""
+    model, length = MULTITASK["model"], multitask_length()
+    (f1, f2, f3), (w1, w2, w3), (p1, p2, p3) = model["filters"], model["widths"], model["pools"]
+    l2 = length // p1 - w2 + 1
+    l3 = l2 // p2 - w3 + 1
+    macs = f1 * w1 * 4 * length + f2 * f1 * w2 * l2 + f3 * f2 * w3 * l3 + f3 * (l3 // p3) * model["dense"][0]
+    return max(1.0, macs / CNN_DEEP_MACS)
+
+
+def multitask_mem_mb(wildcards, input, attempt):
+    return job_mem_mb(multitask_sequences(input), multitask_length(), 1, attempt)
+
+
+def multitask_train_runtime(wildcards, input):
+    n = multitask_sequences(input)
+    return train_runtime(n, 1, MULTITASK_TRAINING["max_epochs"], multitask_slowdown())
+
+
+def multitask_angles_runtime(wildcards, input):
+    """The test split's maps of the top class and of each shown task's positives."""
+    n = multitask_sequences(input) * 0.4 * attribution_inputs(wildcards.method) * multitask_slowdown()
+    return 10 + math.ceil(n * S_PER_MODEL_INPUT / 60)

@@ -12,7 +12,7 @@ from torch import nn
 
 from gradcorr import attribute, attribution
 from gradcorr.attribution import _input_layer, attribute_members, iter_attribute_members, random_draws
-from gradcorr.models.architectures import build_model, fold_batchnorm
+from gradcorr.models.architectures import KerasFlatten, build_model, fold_batchnorm
 from gradcorr.models.ensemble import EnsembleCNN
 
 RULES = ["riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
@@ -259,16 +259,17 @@ def test_results_do_not_depend_on_batch_size(deep32, monkeypatch, method, option
 def test_batch_size_is_the_most_inputs_per_pass(deep32):
     """Expected gradients: 3 x 4 = 12 inputs per sequence; 5 sequences go through in passes of at
     most batch_size inputs, several sequences per pass, no pass per sequence. (Counted at the output
-    layer: attribution runs the layers after the first on a BatchNorm-folded copy.)"""
+    layer: attribution runs the layers after the first on a BatchNorm-folded copy; the first pass, of one
+    input, is the probe that checks the target.)"""
     x = one_hot(5, seed=7, dtype=np.float32)
     sizes = []
     hook = deep32[-1].register_forward_hook(lambda module, args, out: sizes.append(len(args[0])))
     try:
         attribute(deep32, x, "expected_gradients", n_references=3, steps=4, batch_size=25)
-        assert sizes == [25, 25, 10]
+        assert sizes == [1, 25, 25, 10]
         sizes.clear()
         attribute(deep32, x, "expected_gradients", n_references=3, steps=4, batch_size=1000)
-        assert sizes == [60]
+        assert sizes == [1, 60]
     finally:
         hook.remove()
 
@@ -486,3 +487,194 @@ def test_iter_attribute_members_streams_blocks(monkeypatch):
     assert [(i0, i1) for i0, i1, _ in blocks] == [(0, 3), (3, 6), (6, 7)]
     whole = attribute_members(members, x, "expected_gradients", batch_size=5, **options)
     torch.testing.assert_close(torch.cat([b for _, _, b in blocks]), whole, rtol=1e-10, atol=1e-14)
+
+
+# --- targets: which output, several outputs, a function of the outputs ------------------------------
+
+def multi_cnn(seed: int, width: int = 5, outputs: int = 3) -> nn.Sequential:
+    """A small float64 CNN with `outputs` logits, (M, 4, 40) -> (M, outputs), with BatchNorm after its first
+    convolution (folded by `attribute`, whose first-layer shortcut then applies) and non-trivial statistics."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv1d(4, width, 5, padding=2), nn.BatchNorm1d(width), nn.ReLU(), nn.MaxPool1d(4),
+                          KerasFlatten(), nn.Linear(width * 10, outputs)).double()
+    model[1].running_mean.uniform_(-0.2, 0.2)
+    model[1].running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def multi_basset(seed: int, filters: int, dense: int) -> nn.Sequential:
+    """A small float64 Basset of 3 tasks (BatchNorm after its convolution and dense layer, dropout)."""
+    torch.manual_seed(seed)
+    model = build_model("basset", n_tasks=3, input_length=40, filters=(filters,), widths=(5,), pools=(4,),
+                        dense=(dense,)).double()
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm1d)):
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+TARGET_CASES = [("saliency", {}),
+                ("integrated_gradients", {"steps": 6, "rule": "riemann_trapezoid"}),
+                ("smoothgrad", {"n_samples": 5, "noise_sd": 0.2, "seed": 3}),
+                ("expected_gradients", {"n_references": 2, "steps": 5, "rule": "riemann_middle", "seed": 4}),
+                ("gradient_shap", {"n_samples": 5, "noise_sd": 0.2, "reference": "permute", "seed": 5})]
+
+
+def captum_map(forward, x: torch.Tensor, method: str, target: int | None, options: dict,
+               monkeypatch) -> torch.Tensor:
+    """captum's map of `method` for output `target` of `forward`, in our (unmultiplied) form, fed our draws
+    (see the single-output captum tests above for how each method's draws reach captum)."""
+    if method == "saliency":
+        return Saliency(forward).attribute(x, target=target, abs=False)
+    if method in ("integrated_gradients", "expected_gradients"):
+        steps, rule = options["steps"], options["rule"]
+        factor = (steps - 1) / steps if rule == "riemann_trapezoid" else 1.0  # captum's trapezoid sums to (n-1)/n
+        refs = (options["reference"][:, None] if method == "integrated_gradients" else
+                random_draws(x, method, **options))
+        ig = IntegratedGradients(forward, multiply_by_inputs=False)
+        return sum(ig.attribute(x, baselines=refs[:, r], target=target, n_steps=steps, method=rule)
+                   for r in range(refs.shape[1])) / refs.shape[1] / factor
+    if method == "smoothgrad":
+        noise = random_draws(x, method, **options)
+        with monkeypatch.context() as patch:
+            patch.setattr(torch, "normal", lambda mean, std: noise.reshape(std.shape))
+            return NoiseTunnel(Saliency(forward)).attribute(x, nt_type="smoothgrad", nt_samples=options["n_samples"],
+                                                            stdevs=options["noise_sd"], abs=False, target=target)
+    n, samples = len(x), options["n_samples"]
+    noise, alpha, base = attribution.gradient_shap_draws(x, samples, options["noise_sd"], options["reference"])(
+        0, n, torch.Generator().manual_seed(options["seed"]))
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "normal", lambda mean, std: noise.reshape(std.shape))
+        patch.setattr(np.random, "choice", lambda r, size: np.arange(n * samples))
+        patch.setattr(np.random, "uniform", lambda lo, hi, size: alpha.reshape(-1).numpy())
+        return GradientShap(forward, multiply_by_inputs=False).attribute(
+            x, baselines=base.reshape(n * samples, *x.shape[1:]), n_samples=samples, stdevs=options["noise_sd"],
+            target=target)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "logit"])
+@pytest.mark.parametrize("method,options", TARGET_CASES)
+def test_targets_match_captum_and_single_target_calls(monkeypatch, method, options, output):
+    """Each map of a list of targets is captum's map for that target (captum's own `target`), and the
+    `attribute` of that target alone, with the same draws; a callable summing two outputs gives the sum
+    of their maps (every method's map is linear in the score's gradients, the draws being shared)."""
+    model = multi_cnn(40)
+    x = torch.from_numpy(one_hot(3, length=40, seed=41))
+    if method == "integrated_gradients":
+        options = {**options, "reference": random_draws(x, method, reference="dinuc", seed=5)[:, 0]}
+    maps = attribute(model, x, method, output=output, target=[2, 0, 1], batch_size=8, **options)
+    assert maps.shape == (3, 3, 4, 40) and maps.dtype == torch.float64
+    forward = (lambda u: torch.sigmoid(model(u))) if output == "sigmoid" else model
+    for i, j in enumerate([2, 0, 1]):
+        theirs = captum_map(forward, x, method, j, options, monkeypatch)
+        torch.testing.assert_close(maps[:, i], theirs, rtol=1e-6, atol=1e-8 * theirs.abs().max().item())
+        torch.testing.assert_close(attribute(model, x, method, output=output, target=j, batch_size=8, **options),
+                                   maps[:, i], rtol=1e-12, atol=1e-15)
+    assert (maps[:, 0] - maps[:, 1]).abs().max() > 1e-2 * maps.abs().max(), "the targets' maps must differ"
+    summed = attribute(model, x, method, output=output, target=lambda out: out[:, [0, 2]].sum(1), batch_size=8,
+                       **options)
+    torch.testing.assert_close(summed, maps[:, 1] + maps[:, 0], rtol=1e-10, atol=1e-14)
+
+
+def test_a_callable_target_sees_the_output_after_the_sigmoid():
+    """A score that is no sum of outputs, the product of two sigmoid outputs, against captum's saliency of it."""
+    model = multi_cnn(42)
+    x = torch.from_numpy(one_hot(4, length=40, seed=43))
+    ours = attribute(model, x, target=lambda p: p[:, 0] * p[:, 1])
+    theirs = Saliency(lambda u: torch.sigmoid(model(u))[:, 0] * torch.sigmoid(model(u))[:, 1]).attribute(x, abs=False)
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-14)
+    logit = attribute(model, x, output="logit", target=lambda z: z[:, 0] * z[:, 1])
+    assert (logit - ours).abs().max() > 1e-2 * ours.abs().max(), "output must apply before the callable"
+
+
+def test_targets_of_a_profile_model():
+    """Outputs (M, tasks, positions): a callable picks a window of one task's profile; an index explains the
+    sum of that task's profile, as the callable of that sum does (with the first-layer shortcut too)."""
+    torch.manual_seed(44)
+    model = nn.Sequential(nn.Conv1d(4, 3, 5, padding=2), nn.ReLU(), nn.Conv1d(3, 2, 3, padding=1)).double().eval()
+    x = torch.from_numpy(one_hot(3, length=20, seed=45))
+    window = attribute(model, x, output="logit", target=lambda z: z[:, 1, 5:10].sum(1))
+    theirs = Saliency(lambda u: model(u)[:, 1, 5:10].sum(1)).attribute(x, abs=False)
+    torch.testing.assert_close(window, theirs, rtol=1e-10, atol=1e-14)
+    options = {"steps": 4, "reference": "dinuc", "seed": 2}
+    torch.testing.assert_close(attribute(model, x, "integrated_gradients", target=1, **options),
+                               attribute(model, x, "integrated_gradients", target=lambda p: p[:, 1].sum(1), **options),
+                               rtol=1e-10, atol=1e-14)
+
+
+def test_negative_targets_count_from_the_end_and_empty_inputs_keep_the_target_axis():
+    model = multi_cnn(46)
+    x = torch.from_numpy(one_hot(2, length=40, seed=47))
+    torch.testing.assert_close(attribute(model, x, target=-1), attribute(model, x, target=2), rtol=0, atol=0)
+    torch.testing.assert_close(attribute(model, x, target=np.array([-3, 1]))[:, 0], attribute(model, x),
+                               rtol=0, atol=0)
+    assert attribute(model, x[:0], "smoothgrad", target=[0, 2]).shape == (0, 2, 4, 40)
+    assert attribute_members([model, multi_cnn(48)], x[:0], target=(1, 1, 0)).shape == (0, 2, 3, 4, 40)
+
+
+@pytest.mark.parametrize("method,options", MEMBER_CASES)
+def test_attribute_members_of_multi_output_members(method, options):
+    """Members of 3 outputs, stacked (a list of Bassets of different widths: EnsembleCNN, BatchNorm folded,
+    first-layer shortcut) or side by side in one module (logits (M, members * 3), member-major): each
+    member's maps are `attribute`'s for that member with the same targets."""
+    members = [multi_basset(50, 4, 6), multi_basset(51, 6, 5)]
+    x = torch.from_numpy(one_hot(3, length=40, seed=52))
+    stacked = attribute_members(members, x, method, target=[2, -3], batch_size=9, **options)
+    side_by_side = attribute_members(StandInEnsemble(members), x, method, members=2, target=[2, 0], batch_size=9,
+                                     **options)
+    assert stacked.shape == side_by_side.shape == (3, 2, 2, 4, 40)
+    summed = attribute_members(members, x, method, target=lambda p: p[:, [0, 2]].sum(1), batch_size=9, **options)
+    assert summed.shape == (3, 2, 4, 40)
+    for k, member in enumerate(members):
+        alone = attribute(member, x, method, target=[2, 0], **options)
+        torch.testing.assert_close(stacked[:, k], alone, rtol=1e-10, atol=1e-14)
+        torch.testing.assert_close(side_by_side[:, k], alone, rtol=1e-10, atol=1e-14)
+        torch.testing.assert_close(summed[:, k], alone.sum(1), rtol=1e-10, atol=1e-14)
+        assert (alone[:, 0] - alone[:, 1]).abs().max() > 1e-2 * alone.abs().max()
+    blocks = list(iter_attribute_members(members, x, method, target=1, block=2, batch_size=9, **options))
+    torch.testing.assert_close(torch.cat([b for _, _, b in blocks]),
+                               torch.stack([attribute(m, x, method, target=1, **options) for m in members], 1),
+                               rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("method,options", SHORTCUT_CASES)
+def test_first_layer_shortcut_with_several_targets(monkeypatch, method, options):
+    """Several targets share each chunk's first-layer images and forward pass: the maps equal those with
+    every model input through the whole model, for one model and for stacked members."""
+    x = torch.from_numpy(one_hot(3, length=40, seed=53))
+    model, members = multi_cnn(54), [multi_basset(55, 4, 6), multi_basset(56, 3, 4)]
+    assert _input_layer(fold_batchnorm(model)) is not None
+    fast = attribute(model, x, method, target=[1, 2], batch_size=7, **options)
+    fast_members = attribute_members(members, x, method, target=[1, 2], batch_size=7, **options)
+    monkeypatch.setattr(attribution, "_input_layer", lambda model, members=1: None)
+    torch.testing.assert_close(fast, attribute(model, x, method, target=[1, 2], batch_size=7, **options),
+                               rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(fast_members, attribute_members(members, x, method, target=[1, 2], batch_size=7,
+                                                               **options), rtol=1e-10, atol=1e-14)
+
+
+def test_bad_targets_are_named():
+    model = multi_cnn(57)
+    x = torch.from_numpy(one_hot(2, length=40, seed=58))
+    for target, message in [(3, r"target index 3 .* 3 output"), (-4, r"target index -4 .* 3 output"),
+                            ([0, 5], r"target index 5 .* 3 output"), ([], "empty"),
+                            (True, "output index"), (1.0, "output index"), ("0", "output index"),
+                            ([0, True], r"ints\); got True"), ([0, 1.5], r"ints\); got 1.5"),
+                            (lambda p: p, r"shape \(1,\); it returned \(1, 3\)"),
+                            (lambda p: p.sum(), r"shape \(1,\); it returned \(\)"),
+                            (lambda p: p[:, 0].tolist(), r"shape \(1,\); it returned list"),
+                            (lambda p: p.argmax(1), "floating-point"),
+                            (lambda p: torch.ones(len(p), dtype=p.dtype), "carry no gradient")]:
+        with pytest.raises(ValueError, match=message):
+            attribute(model, x, "integrated_gradients", target=target, steps=3)
+    with pytest.raises(ValueError, match=r"shape \(2,\); it returned \(2, 2\)"):  # caught on a chunk, not the probe
+        attribute(model, x, target=lambda p: p[:, :2] if len(p) > 1 else p[:, 0])
+    members = [multi_basset(59, 3, 4), multi_basset(60, 3, 4)]
+    with pytest.raises(ValueError, match=r"target index 3 .* 3 output"):
+        attribute_members(members, x, target=[0, 3])
+    with pytest.raises(ValueError, match=r"shape \(1,\); it returned \(1, 3\)"):
+        attribute_members(members, x, target=lambda p: p)
+    with pytest.raises(ValueError, match=r"logits \(M, 2\), or \(M, 2 \* T\).*\(5,\)"):
+        attribute_members(nn.Sequential(StandInEnsemble(members), nn.Linear(6, 5)).double(), x, members=2)
+    with pytest.raises(ValueError, match=r"output indices \(ints\); got None"):
+        attribute_members(members, x, target=[0, None])

@@ -105,7 +105,7 @@ def test_every_script_is_a_study_stage_of_a_rule():
     rules = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
     scripts = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
     studies = ("synthetic", "invivo", "consistency", "angle_training", "regularization", "faithfulness", "diffroar",
-               "motifs", "download")
+               "multitask", "motifs", "download")
     assert all(any(s.startswith(f"{study}_") for study in studies) for s in scripts), scripts
     assert [s for s in scripts if f'"../scripts/{s}"' not in rules] == []
 
@@ -116,7 +116,8 @@ def test_stages_without_a_model_start_without_torch():
     dag = ["gradcorr.data.encode", "gradcorr.workflow.config_checks"]
     light = ["gradcorr.studies.synthetic", "gradcorr.studies.invivo", "gradcorr.studies.consistency",
              "gradcorr.studies.angle_training", "gradcorr.studies.regularization", "gradcorr.studies.faithfulness",
-             "gradcorr.studies.diffroar", "gradcorr.data.leakage", "gradcorr.studies.motifs",
+             "gradcorr.studies.diffroar", "gradcorr.data.leakage", "gradcorr.studies.multitask",
+             "gradcorr.data.multitask", "gradcorr.data.accessibility", "gradcorr.studies.motifs",
              "gradcorr.workflow.runtime",
              *(f"gradcorr.{m}" for m in CORE if m not in ("attribution", "baselines", "monitor", "faithfulness"))]
     for modules, heavy, expected in ((dag, "{'numpy', 'torch', 'h5py'}", "[]"),

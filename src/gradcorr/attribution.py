@@ -16,10 +16,15 @@ and its draws, f(u_ik) is the same combination of W*x_i and W*(draws) plus b, so
 sequence and draw; and since sum_k w_k W^T g_ik = W^T (sum_k w_k g_ik), the gradient goes back through
 W once per sequence. Only the layers after the first run per input.
 
+What is explained (`target`) is one output column, several (one map each: a forward pass serves them all,
+each has its own backward pass, and all see the same draws), or a callable's score of the outputs. Each is a
+`Head` on the model's outputs.
+
 `attribute_members` runs the same engine on an ensemble held in one module (members side by side on
-the channel axis): each model input reaches every member, and one backward pass gives all members'
-gradients. `iter_attribute_members` yields the maps in blocks of sequences, so that a caller can
-stream them to disk with memory bounded by the block, not by the number of sequences.
+the channel axis, member k's T outputs in logit columns k*T:(k+1)*T): each model input reaches every
+member, and one backward pass per target gives all members' gradients. `iter_attribute_members` yields
+the maps in blocks of sequences, so that a caller can stream them to disk with memory bounded by the
+block, not by the number of sequences.
 """
 
 from __future__ import annotations
@@ -62,7 +67,9 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "gradient_shap": {"n_samples": 25, "noise_sd": 0.0, "reference": "zeros", "seed": 0},
 }
 
-Score = Callable[[torch.Tensor], torch.Tensor]
+Forward = Callable[[torch.Tensor], torch.Tensor]  # model inputs (or first-layer images) -> model outputs
+Head = Callable[[torch.Tensor], torch.Tensor]  # model outputs -> the scores explained, one per input
+Target = int | Sequence[int] | Callable[[torch.Tensor], torch.Tensor]
 # draw(i0, i1, generator): random (or fixed) draws of sequences i0..i1-1, first dimension i1 - i0.
 Draw = Callable[[int, int, torch.Generator], torch.Tensor]
 # mix(x of each input, its draw or None, k of each input) -> the model inputs; linear in (x, draw).
@@ -84,41 +91,134 @@ class Plan:
     draws_are_inputs: bool = False
 
 
-def _input_gradient(score: Score, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """d score / d x for a batch, one backward pass (scores of different inputs are independent); with
-    `weights` (one per input), the gradients of the weighted scores."""
+def _input_gradients(forward: Forward, heads: Sequence[Head], x: torch.Tensor,
+                     weights: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+    """d head(forward(x)) / d x for a batch and each head in turn, one forward pass for all heads and one
+    backward pass per head (scores of different inputs are independent); with `weights` (one per input),
+    the gradients of the weighted scores. A generator: the caller reduces each gradient before the next."""
     x = x.detach().requires_grad_(True)
-    scores = score(x)
-    if weights is not None:
-        scores = scores * weights.view(-1, *([1] * (scores.dim() - 1)))
-    (grad,) = torch.autograd.grad(scores.sum(), x)
-    return grad
+    out = forward(x)
+    for t, head in enumerate(heads):
+        scores = head(out)
+        if weights is not None:
+            scores = scores * weights.view(-1, *([1] * (scores.dim() - 1)))
+        (grad,) = torch.autograd.grad(scores.sum(), x, retain_graph=t + 1 < len(heads))
+        yield grad
 
 
-def _scorer(model: nn.Module, output: str = "sigmoid", target: int = 0) -> Score:
-    """The scalar per sequence that attributions explain: the sigmoid output (published) or the logit."""
+def _check_output(output: str) -> None:
     if output not in OUTPUTS:
         raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
 
-    def score(x: torch.Tensor) -> torch.Tensor:
-        logits = model(x)[:, target]
-        return torch.sigmoid(logits) if output == "sigmoid" else logits
 
-    return score
+def _transform(logits: torch.Tensor, output: str) -> torch.Tensor:
+    """The score scale: the sigmoid of the logits (published) or the logits, elementwise."""
+    return torch.sigmoid(logits) if output == "sigmoid" else logits
 
 
-def _member_scorer(model: nn.Module, output: str = "sigmoid") -> Score:
-    """The sum of an ensemble's scores over its members: column k of the logits (M, members) is member
-    k's and depends only on member k's block of channels, so the gradient of the sum w.r.t. that
-    block is member k's gradient."""
-    if output not in OUTPUTS:
-        raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
+def _target_list(target: Target) -> tuple[list[int | Head], bool]:
+    """The targets as a list (one int, the ints of a sequence, or one callable) and whether they are
+    stacked on a new axis (a sequence); ValueError for anything else. Indices are range-checked later,
+    against the model's outputs (`_index_targets`)."""
+    if callable(target):
+        return [target], False
+    if _is_index(target):
+        return [int(target)], False
+    if isinstance(target, np.ndarray) and target.ndim == 1 or isinstance(target, Sequence) and not isinstance(
+            target, (str, bytes)):
+        items = list(target)
+        if not items:
+            raise ValueError("target is an empty sequence; give at least one output index")
+        bad = [t for t in items if not _is_index(t)]
+        if bad:
+            raise ValueError(f"a target sequence must hold output indices (ints); got {bad[0]!r}")
+        return [int(t) for t in items], True
+    raise ValueError(f"target must be an output index (int), a sequence of them or a callable of the outputs; "
+                     f"got {target!r}")
 
-    def score(x: torch.Tensor) -> torch.Tensor:
-        logits = model(x)
-        return (torch.sigmoid(logits) if output == "sigmoid" else logits).sum(1)
 
-    return score
+def _is_index(value: Any) -> bool:
+    """Whether `value` is an int (NumPy's too), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _index_targets(targets: list[int | Head], outputs: int) -> list[int | Head]:
+    """The targets with indices checked against `outputs` and negative ones counted from the end."""
+    out = []
+    for t in targets:
+        if not callable(t):
+            if not -outputs <= t < outputs:
+                raise ValueError(f"target index {t} is out of range: the model returns {outputs} output(s) "
+                                 f"(indices 0..{outputs - 1}, or -{outputs}..-1 from the end)")
+            t %= outputs
+        out.append(t)
+    return out
+
+
+def _checked_scores(scores: Any, n: int) -> torch.Tensor:
+    """A target callable's scores, ValueError unless they are floating point, one per input (n,), and
+    depend on the outputs (when gradients are recorded)."""
+    if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (n,):
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(f"a target callable must return one score per input, shape ({n},); it returned {got}")
+    if not scores.is_floating_point():
+        raise ValueError(f"a target callable must return floating-point scores; it returned {scores.dtype}")
+    if torch.is_grad_enabled() and not scores.requires_grad:
+        raise ValueError("a target callable must return scores computed from the model's outputs (they carry no "
+                         "gradient)")
+    return scores
+
+
+def _target_heads(target: Target, output: str, probe: torch.Tensor) -> tuple[list[Head], bool]:
+    """One head per target for a single model, and whether they are stacked: a head maps the model's
+    outputs (M, outputs, ...) to the scores explained, (M,) (or (M, ...) for an index into outputs with
+    more axes: their sum is explained). `probe` is the output for one input: it checks the indices and
+    the callable."""
+    targets, stacked = _target_list(target)
+    if any(not callable(t) for t in targets):
+        if probe.dim() < 2:
+            raise ValueError(f"an output index needs outputs (M, outputs, ...); the model returns "
+                             f"{tuple(probe.shape)} for one input (pass a callable target)")
+        targets = _index_targets(targets, probe.shape[1])
+
+    def head(t: int | Head) -> Head:
+        if callable(t):
+            return lambda out: _checked_scores(t(_transform(out, output)), len(out))
+        return lambda out: _transform(out[:, t], output)
+
+    return _probed([head(t) for t in targets], targets, probe), stacked
+
+
+def _probed(heads: list[Head], targets: list[int | Head], probe: torch.Tensor) -> list[Head]:
+    """The heads, after running those of callable targets on the probe's outputs (their shape and dtype
+    checks fail there, before any attribution work)."""
+    with torch.no_grad():
+        for h, t in zip(heads, targets):
+            if callable(t):
+                h(probe)
+    return heads
+
+
+def _member_heads(target: Target, output: str, probe: torch.Tensor, members: int) -> tuple[list[Head], bool]:
+    """One head per target for an ensemble module, and whether they are stacked: a head maps logits
+    (M, members * T), member k's T outputs in columns k*T:(k+1)*T, to the sum over members of each
+    member's score. Member k's score depends only on member k's block of channels, so the gradient of
+    the sum w.r.t. that block is member k's gradient. `probe` is the output for one input."""
+    targets, stacked = _target_list(target)
+    per = probe.shape[1] // members
+    targets = _index_targets(targets, per)
+
+    def head(t: int | Head) -> Head:
+        if callable(t):
+            def score(logits: torch.Tensor) -> torch.Tensor:
+                each = _transform(logits, output).view(len(logits), members, per)
+                return sum(_checked_scores(t(each[:, k]), len(logits)) for k in range(members))
+            return score
+        if per == 1:
+            return lambda logits: _transform(logits, output).sum(1)
+        return lambda logits: _transform(logits.view(len(logits), members, per)[:, :, t], output).sum(1)
+
+    return _probed([head(t) for t in targets], targets, probe), stacked
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -387,16 +487,18 @@ def _input_layer(model: nn.Module, members: int = 1) -> _InputLayer | None:
     return _InputLayer(weight, bias, int(padding), members, rest)
 
 
-def _iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
-               members: int = 1, layer: _InputLayer | None = None,
+def _iter_plan(forward: Forward, heads: Sequence[Head], x: torch.Tensor, plan: Plan, seed: int, batch_size: int,
+               device: torch.device, members: int = 1, layer: _InputLayer | None = None,
                block: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """(i0, i1, maps of sequences i0..i1-1 (i1 - i0, members, A, L)) for blocks of `block` sequences (all
-    in one block by default): sum_k w_k grad(u_ik). The inputs go through the model in chunks of at
-    most max(1, batch_size // members) (a chunk spans many sequences, or part of one, never two blocks).
+    """(i0, i1, maps of sequences i0..i1-1 (i1 - i0, members, T, A, L)) for blocks of `block` sequences (all
+    in one block by default), T = len(heads): sum_k w_k grad(u_ik) of each head's score. The inputs go
+    through the model in chunks of at most max(1, batch_size // members) (a chunk spans many sequences, or
+    part of one, never two blocks).
 
-    `score` takes model inputs (M, members*A, L), tiled per member; or, with `layer`, the first layer's
+    `forward` takes model inputs (M, members*A, L), tiled per member; or, with `layer`, the first layer's
     output, to which the inputs are carried as combinations of the layer's images of the sequences and
-    draws (see the module docstring). A chunk's weighted gradients are summed per sequence in the
+    draws (see the module docstring). A chunk's draws, first-layer images and forward pass serve all heads;
+    each head has its own backward pass. A chunk's weighted gradients are summed per sequence in the
     model's dtype (segment sums); sums across chunks accumulate in float64.
     """
     n_seq, k_per = len(x), len(plan.weights)
@@ -407,7 +509,8 @@ def _iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size:
     block = block or max(n_seq, 1)
     for b0 in range(0, n_seq, block):
         b1 = min(b0 + block, n_seq)
-        total = torch.zeros((b1 - b0, members, *shape), dtype=torch.float64 if k_per > 1 else x.dtype, device=device)
+        total = torch.zeros((b1 - b0, members, len(heads), *shape), dtype=torch.float64 if k_per > 1 else x.dtype,
+                            device=device)
         for start in range(b0 * k_per, b1 * k_per, chunk):
             stop = min(start + chunk, b1 * k_per)
             i0, i1 = start // k_per, (stop - 1) // k_per + 1
@@ -418,13 +521,14 @@ def _iter_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size:
             w = weights[k].to(x.dtype) if k_per > 1 else None
             if layer is None:
                 u = _mix(plan, xs, extra, row, k, k_per)
-                grads = _input_gradient(score, u.repeat(1, members, 1) if members > 1 else u, w)
+                u = u.repeat(1, members, 1) if members > 1 else u
             else:
-                grads = _input_gradient(score, _mix(plan, xs, extra, row, k, k_per, layer), w)
-            sums = _sequence_sums(grads, start - i0 * k_per, k_per)
-            if layer is not None:
-                sums = layer.input_grad(sums, shape[-1])
-            total[i0 - b0:i1 - b0] += sums.view(len(sums), members, *shape)
+                u = _mix(plan, xs, extra, row, k, k_per, layer)
+            for t, grads in enumerate(_input_gradients(forward, heads, u, w)):
+                sums = _sequence_sums(grads, start - i0 * k_per, k_per)
+                if layer is not None:
+                    sums = layer.input_grad(sums, shape[-1])
+                total[i0 - b0:i1 - b0, :, t] += sums.view(len(sums), members, *shape)
         yield b0, b1, total.to(x.dtype)
 
 
@@ -446,11 +550,12 @@ def _mix(plan: Plan, xs: torch.Tensor, extra: torch.Tensor | None, row: torch.Te
     return plan.mix(hx if k_per == 1 else hx.index_select(0, row), drawn, k)
 
 
-def _run_plan(score: Score, x: torch.Tensor, plan: Plan, seed: int, batch_size: int, device: torch.device,
-              members: int = 1, layer: _InputLayer | None = None) -> torch.Tensor:
-    """All blocks of `_iter_plan` in one tensor, (N, members, A, L)."""
-    blocks = [maps for _, _, maps in _iter_plan(score, x, plan, seed, batch_size, device, members, layer)]
-    return torch.cat(blocks) if blocks else torch.zeros((0, members, *x.shape[1:]), dtype=x.dtype, device=device)
+def _run_plan(forward: Forward, heads: Sequence[Head], x: torch.Tensor, plan: Plan, seed: int, batch_size: int,
+              device: torch.device, members: int = 1, layer: _InputLayer | None = None) -> torch.Tensor:
+    """All blocks of `_iter_plan` in one tensor, (N, members, T, A, L)."""
+    blocks = [maps for _, _, maps in _iter_plan(forward, heads, x, plan, seed, batch_size, device, members, layer)]
+    return torch.cat(blocks) if blocks else torch.zeros((0, members, len(heads), *x.shape[1:]), dtype=x.dtype,
+                                                        device=device)
 
 
 def _sequence_sums(values: torch.Tensor, offset: int, k_per: int) -> torch.Tensor:
@@ -518,7 +623,7 @@ def _check_int(name: str, value: Any, minimum: int | None) -> None:
 
 
 def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "saliency", *,
-              output: str = "sigmoid", target: int = 0, batch_size: int = 256,
+              output: str = "sigmoid", target: Target = 0, batch_size: int = 256,
               **options: Any) -> np.ndarray | torch.Tensor:
     """Raw, gradient-like attribution maps of a model, uncorrected.
 
@@ -544,24 +649,35 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     made for blocks of DRAW_BLOCK sequences from a generator seeded with `seed`, in a fixed order,
     so results do not depend on batch_size (up to float rounding).
 
+    Several targets: a sequence of T indices gives the maps T separate calls would give (the same
+    draws), stacked; it costs one forward and T backward passes per chunk of inputs, with the draws
+    and first-layer images made once, so less than T calls; the result holds T maps per sequence.
+
     The model is evaluated in eval mode on the device that holds its parameters, with parameters that
     require no gradient (only input gradients are needed); its mode and flags are restored. An
     `nn.Sequential` runs as a BatchNorm-folded copy (`models.architectures.fold_batchnorm`), and its first
     convolution once per sequence and draw (see the module docstring); both are exact up to float
-    rounding.
+    rounding. One probe forward pass of a single input finds the number of outputs (to check the target).
 
     Parameters
     ----------
     model : torch.nn.Module
-        Takes (M, A, L) and returns logits (M, outputs).
+        Takes (M, A, L) and returns logits (M, outputs) (or, for a callable target, any shape).
     x : numpy.ndarray or torch.Tensor, shape (N, A, L)
         Inputs, one-hot or not.
     method : str, default "saliency"
         One of METHODS: "saliency", "integrated_gradients", "smoothgrad", "expected_gradients", "gradient_shap".
     output : {"sigmoid", "logit"}, default "sigmoid"
-        The score explained: the sigmoid of the logit (published), or the logit.
-    target : int, default 0
-        The output column explained.
+        The scale explained: the sigmoid of the logits (published), or the logits; applied elementwise
+        before the target selects or combines outputs.
+    target : int, sequence of int, or callable, default 0
+        What is explained. An int: that output column (negative ints count from the end, as in Python;
+        for outputs with more axes, (M, outputs, ...), the sum of that column over them). A sequence of
+        ints: one map per index, stacked on a new axis. A callable: takes the model's outputs after
+        `output` (sigmoid or logit), shape (M, outputs) or whatever the model returns (e.g. (M, tasks,
+        positions)), and returns one floating-point score per input, shape (M,); e.g.
+        ``lambda out: out[:, [2, 5]].sum(1)``. ValueError names an index out of range, a non-int index,
+        an empty sequence, or a callable's wrong shape or dtype.
     batch_size : int, default 256
         The most model inputs in one forward/backward pass.
     **options
@@ -569,35 +685,42 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
 
     Returns
     -------
-    numpy.ndarray or torch.Tensor, shape (N, A, L)
+    numpy.ndarray or torch.Tensor, shape (N, A, L), or (N, T, A, L) for a sequence of T targets
         The same kind as `x`: a NumPy array (float32), or a tensor on x's device.
     """
     x_t, plan, seed = _prepare(x, method, options, batch_size)
+    _check_output(output)
+    _target_list(target)  # its type, before any model work
     model = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
     with _inference_setup(model) as device:
+        with torch.no_grad():
+            probe = model(torch.zeros((1, *x_t.shape[1:]), dtype=x_t.dtype, device=device))
+        heads, stacked = _target_heads(target, output, probe)
         layer = _input_layer(model) if len(plan.weights) > 1 else None
-        score = _scorer(layer.rest if layer is not None else model, output, target)
-        out = _run_plan(score, x_t, plan, seed, batch_size, device, layer=layer)[:, 0].to(x_t.device)
+        maps = _run_plan(layer.rest if layer is not None else model, heads, x_t, plan, seed, batch_size, device,
+                         layer=layer)
+        out = (maps[:, 0] if stacked else maps[:, 0, 0]).to(x_t.device)
     return out if isinstance(x, torch.Tensor) else out.numpy()
 
 
 def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
                       method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
-                      batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
+                      target: Target = 0, batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
     """Raw maps of every member of an ensemble, in one batched pass per chunk.
 
-    The result is what `attribute` gives for each member alone with the same method, options and
-    seed: the draws (noise, references) are made once on x, each model input reaches every member,
+    The result is what `attribute` gives for each member alone with the same method, options, target
+    and seed: the draws (noise, references) are made once on x, each model input reaches every member,
     and the gradient of the summed scores splits into the members' gradients. The whole result is
     held in memory; use `iter_attribute_members` to stream it.
 
     Parameters
     ----------
     model : sequence of torch.nn.Sequential, or torch.nn.Module
-        Models of one architecture (`gradcorr.models.architectures`; they are stacked into a
-        `models.ensemble.EnsembleCNN` after BatchNorm folding, on the first one's device); or one
-        module holding `members` models: it takes inputs (M, members*A, L), member k reading
-        channels k*A:(k+1)*A, and returns logits (M, members), column k depending only on member k.
+        Models of one architecture with the same number of outputs T (`gradcorr.models.architectures`;
+        they are stacked into a `models.ensemble.EnsembleCNN` after BatchNorm folding, on the first one's
+        device); or one module holding `members` models: it takes inputs (M, members*A, L), member k
+        reading channels k*A:(k+1)*A, and returns logits (M, members * T), member k's T outputs in
+        columns k*T:(k+1)*T (T = 1: column k), depending only on member k.
     x : numpy.ndarray or torch.Tensor, shape (N, A, L)
         Inputs, one member's channels.
     method : str, default "saliency"
@@ -605,6 +728,10 @@ def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray 
     members : int, optional
         The number of members of a single module (read from a list of models).
     output : {"sigmoid", "logit"}, default "sigmoid"
+    target : int, sequence of int, or callable, default 0
+        As in `attribute`, per member: an index into a member's T outputs, a sequence of them (stacked
+        after the member axis), or a callable that takes one member's outputs after `output`, (M, T),
+        and returns (M,) (called once per member).
     batch_size : int, default 256
         Counts member-inputs: a pass holds at most max(1, batch_size // members) inputs.
     **options
@@ -612,14 +739,15 @@ def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray 
 
     Returns
     -------
-    numpy.ndarray or torch.Tensor, shape (N, members, A, L)
+    numpy.ndarray or torch.Tensor, shape (N, members, A, L), or (N, members, T, A, L) for a sequence of T targets
         The same kind and dtype as `attribute` returns.
     """
     blocks = [maps for _, _, maps in iter_attribute_members(model, x, method, members=members, output=output,
-                                                             batch_size=batch_size, **options)]
+                                                             target=target, batch_size=batch_size, **options)]
     if not blocks:
         n_members = members if isinstance(model, nn.Module) else len(model)
-        empty = torch.zeros((0, n_members, *np.shape(x)[1:]))
+        targets, stacked = _target_list(target)
+        empty = torch.zeros((0, n_members, *([len(targets)] if stacked else []), *np.shape(x)[1:]))
         return empty.to(x.dtype) if isinstance(x, torch.Tensor) else empty.numpy()
     if isinstance(x, torch.Tensor):
         return torch.cat(blocks)
@@ -628,7 +756,7 @@ def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray 
 
 def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
                            method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
-                           batch_size: int = 256, block: int | None = None,
+                           target: Target = 0, batch_size: int = 256, block: int | None = None,
                            **options: Any) -> Iterator[tuple[int, int, np.ndarray | torch.Tensor]]:
     """`attribute_members` in blocks of sequences, for streaming the maps to disk.
 
@@ -637,7 +765,7 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
 
     Parameters
     ----------
-    model, x, method, members, output, batch_size, **options
+    model, x, method, members, output, target, batch_size, **options
         As in `attribute_members`.
     block : int, optional
         Sequences per block (default STREAM_BLOCK).
@@ -646,7 +774,8 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
     ------
     i0, i1 : int
         The block's first and past-the-last sequence.
-    maps : numpy.ndarray or torch.Tensor, shape (i1 - i0, members, A, L)
+    maps : numpy.ndarray or torch.Tensor, shape (i1 - i0, members, A, L), or (i1 - i0, members, T, A, L)
+        for a sequence of T targets.
     """
     block = STREAM_BLOCK if block is None else block
     _check_int("block", block, 1)
@@ -661,17 +790,21 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
         model = fold_batchnorm(model)
     _check_int("members", members, 1)
     x_t, plan, seed = _prepare(x, method, options, batch_size)
+    _check_output(output)
+    _target_list(target)
     with _inference_setup(model) as device:
-        _check_ensemble(model, members, x_t, device)
+        probe = _check_ensemble(model, members, x_t, device)
+        heads, stacked = _member_heads(target, output, probe, members)
         layer = _input_layer(model, members) if len(plan.weights) > 1 else None
-        score = _member_scorer(layer.rest if layer is not None else model, output)
-        for i0, i1, maps in _iter_plan(score, x_t, plan, seed, batch_size, device, members, layer, block):
-            maps = maps.to(x_t.device)
+        forward = layer.rest if layer is not None else model
+        for i0, i1, maps in _iter_plan(forward, heads, x_t, plan, seed, batch_size, device, members, layer, block):
+            maps = (maps if stacked else maps[:, :, 0]).to(x_t.device)
             yield i0, i1, maps if isinstance(x, torch.Tensor) else maps.numpy()
 
 
-def _check_ensemble(model: nn.Module, members: int, x: torch.Tensor, device: torch.device) -> None:
-    """ValueError unless `model` maps (1, members*A, L) to logits (1, members)."""
+def _check_ensemble(model: nn.Module, members: int, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The logits of one input (1, members * T); ValueError unless `model` takes (1, members*A, L) and
+    returns that shape, T >= 1 outputs per member."""
     probe = torch.zeros((1, members * x.shape[1], x.shape[2]), dtype=x.dtype, device=device)
     try:
         with torch.no_grad():
@@ -679,9 +812,10 @@ def _check_ensemble(model: nn.Module, members: int, x: torch.Tensor, device: tor
     except RuntimeError as err:
         raise ValueError(f"the model does not take {members} members x {x.shape[1]} channels (x holds one "
                          f"member's input, (N, A, L) = {tuple(x.shape)}): {err}") from err
-    if tuple(logits.shape) != (1, members):
-        raise ValueError(f"an ensemble of {members} members must return logits (M, {members}); "
-                         f"got {tuple(logits.shape)[1:]} per input")
+    if logits.dim() != 2 or len(logits) != 1 or not logits.shape[1] or logits.shape[1] % members:
+        raise ValueError(f"an ensemble of {members} members must return logits (M, {members}), or (M, {members} * T) "
+                         f"with member k's T outputs in columns k*T:(k+1)*T; got {tuple(logits.shape)[1:]} per input")
+    return logits
 
 
 def _prepare(x: np.ndarray | torch.Tensor, method: str, options: dict[str, Any],

@@ -13,6 +13,7 @@ from torch.nn.utils import parametrize
 from gradcorr import attribute, correct
 from gradcorr.attribution import path_rule
 from gradcorr.models.architectures import (
+    Exp,
     KerasFlatten,
     build_model,
     fold_batchnorm,
@@ -393,3 +394,117 @@ def test_protein_models_initialise_as_pytorch_and_reinitialize_so():
     constrained = build_model("seq_cnn", first_layer="projected").double().eval()
     grad = attribute(constrained, _protein(3), "saliency")
     assert grad.sum(dim=1).abs().max() < 1e-12 and grad.abs().max() > 0
+
+
+# --- the Basset-style multi-task CNN (Koo & Ploenzke, Task 4; the gradient-correction paper's Fig. 11) ------------
+
+def _basset_params(alphabet: int, length: int, filters: tuple[int, ...], widths: tuple[int, ...],
+                   pools: tuple[int, ...], dense: tuple[int, ...], tasks: int, bias: bool = True) -> int:
+    """Parameters counted from the layer sizes: kernels, biases (when `bias`), BatchNorm's scale and shift
+    (its running statistics are buffers); the first convolution keeps the length ("same"), the others shorten
+    it by width - 1 ("valid"), each pool divides it (rounding down)."""
+    count, c_in = 0, alphabet
+    for i, (f, w, p) in enumerate(zip(filters, widths, pools)):
+        count += c_in * f * w + (f if bias else 0) + 2 * f
+        length = (length - (w - 1 if i else 0)) // p
+        c_in = f
+    width = c_in * length
+    for units in dense:
+        count += width * units + (units if bias else 0) + 2 * units
+        width = units
+    return count + width * tasks + tasks
+
+
+def test_basset_has_the_published_layers_and_over_four_million_parameters():
+    torch.manual_seed(0)
+    model = build_model("basset", activation="exp")
+    convs = [(c.in_channels, c.out_channels, c.kernel_size[0], c.padding) for c in model if isinstance(c, nn.Conv1d)]
+    assert convs == [(4, 300, 19, "same"), (300, 200, 11, "valid"), (200, 200, 7, "valid")]
+    assert [m.kernel_size for m in model if isinstance(m, nn.MaxPool1d)] == [3, 4, 4]
+    # 600 -> 200 (pool 3) -> 190 (width 11) -> 47 (pool 4) -> 41 (width 7) -> 10 (pool 4): 10 x 200 features
+    assert [(d.in_features, d.out_features) for d in model if isinstance(d, nn.Linear)] == [
+        (2000, 1000), (1000, 1000), (1000, 164)]
+    bns = [m for m in model if isinstance(m, nn.BatchNorm1d)]
+    assert [bn.num_features for bn in bns] == [300, 200, 200, 1000, 1000]
+    assert all(bn.eps == 1e-3 and bn.momentum == pytest.approx(0.01) for bn in bns)
+    assert [m.p for m in model if isinstance(m, nn.Dropout)] == [0.2] * 3 + [0.5] * 2
+    assert [type(m) for m in model if isinstance(m, (nn.ReLU, Exp))] == [Exp] + [nn.ReLU] * 4
+    # layer by layer: conv1 4*300*19, conv2 300*200*11, conv3 200*200*7, dense 2000*1000 and 1000*1000, output
+    # 1000*164 + 164; BatchNorm 2 per channel; a bias per hidden channel unless built as published (bias=False)
+    kernels = 4 * 300 * 19 + 300 * 200 * 11 + 200 * 200 * 7 + 2000 * 1000 + 1000 * 1000 + 1000 * 164 + 164
+    hidden = 300 + 200 + 200 + 1000 + 1000
+    assert _n_params(model) == kernels + 3 * hidden == 4_135_064
+    assert _n_params(build_model("basset", bias=False)) == kernels + 2 * hidden == 4_132_364 > 4_000_000
+    assert _basset_params(4, 600, (300, 200, 200), (19, 11, 7), (3, 4, 4), (1000, 1000), 164) == 4_135_064
+    with torch.no_grad():
+        assert model.eval()(torch.randn(2, 4, 600)).shape == (2, 164)
+    output = _kernels(model)[-1]  # Keras' initialisation: Glorot-uniform output, He-normal hidden, zero biases
+    assert output.weight.abs().max() <= math.sqrt(6 / (1000 + 164))
+    assert all(torch.count_nonzero(k.bias) == 0 for k in _kernels(model))
+    dense1 = _kernels(model)[3]
+    assert dense1.weight.std().item() == pytest.approx(0.8796 * math.sqrt(2 / 2000), rel=0.02)
+
+
+def test_basset_sizes_are_options_and_too_short_inputs_are_refused():
+    sizes = {"filters": (16, 12, 8), "widths": (9, 5, 3), "pools": (2, 3, 2), "dense": (24,), "n_tasks": 7}
+    model = build_model("basset", input_length=200, **sizes).eval()
+    assert model(torch.randn(3, 4, 200)).shape == (3, 7)
+    # 200 -> 100 -> 96 -> 32 -> 30 -> 15: 15 x 8 features into the dense layer
+    assert [m for m in model if isinstance(m, nn.Linear)][0].in_features == 8 * 15
+    assert _n_params(model) == _basset_params(4, 200, (16, 12, 8), (9, 5, 3), (2, 3, 2), (24,), 7)
+    assert _n_params(build_model("basset", input_length=200, bias=False, **sizes)) == _basset_params(
+        4, 200, (16, 12, 8), (9, 5, 3), (2, 3, 2), (24,), 7, bias=False)
+    # the published sizes need 3 * (4 * (4 + 6) + 10) = 150: one position is left after the last pool
+    with pytest.raises(ValueError, match="basset needs inputs of length at least 150.*got 149"):
+        build_model("basset", input_length=149)
+    with torch.no_grad():
+        assert build_model("basset", input_length=150).eval()(torch.randn(1, 4, 150)).shape == (1, 164)
+    with pytest.raises(ValueError, match="one width and one pool per convolution"):
+        build_model("basset", filters=(8, 8), widths=(5,), pools=(2, 2))
+    with pytest.raises(ValueError, match="sizes must be >= 1"):
+        build_model("basset", dense=(0,))
+    with pytest.raises(ValueError, match="activation"):
+        build_model("basset", activation="tanh")
+
+
+def _small_basset(activation: str = "exp", bias: bool = True, seed: int = 0) -> nn.Sequential:
+    """A narrow float64 basset at length 200 with non-trivial BatchNorm statistics and affine parameters."""
+    torch.manual_seed(seed)
+    model = build_model("basset", activation=activation, input_length=200, filters=(8, 6, 6), widths=(9, 5, 3),
+                        pools=(2, 4, 4), dense=(16, 12), n_tasks=5, bias=bias).double()
+    with torch.no_grad():
+        for bn in (m for m in model if isinstance(m, nn.BatchNorm1d)):
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.3, 0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_basset_folds_to_its_eval_function(bias):
+    """Every BatchNorm, after convolutions and dense layers alike, folds into the layer before it (when that has
+    a bias); the folded copy computes the eval model's logits, for every task."""
+    model = _small_basset(bias=bias)
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.Dropout) for m in folded)
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in folded) == (0 if bias else 5)
+    x = _one_hot(6)
+    out = model(x)
+    assert out.shape == (6, 5) and out.std(dim=0).min() > 0
+    torch.testing.assert_close(folded(x), out, rtol=1e-12, atol=1e-12)
+
+
+def test_basset_attributions_explain_the_chosen_task():
+    """Saliency of task t is the input gradient of sigmoid(logit t); the first convolution ("same", odd width) is
+    split off by the engine; integrated gradients run on it too."""
+    model = _small_basset()
+    x = _one_hot(4)
+    for task in (0, 3):
+        xg = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(torch.sigmoid(model(xg)[:, task]).sum(), xg)
+        torch.testing.assert_close(attribute(model, x, "saliency", target=task), grad, rtol=1e-10, atol=1e-14)
+    ig = attribute(model, x, "integrated_gradients", steps=4, target=2)
+    assert ig.shape == (4, 4, 200) and torch.isfinite(ig).all() and ig.abs().max() > 0
+    assert not model.training
+

@@ -21,6 +21,24 @@ def test_checkpoint_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"], "no temporary file left behind"
 
 
+def test_basset_round_trip_with_its_sizes(tmp_path):
+    """A multi-task basset saved with tuple sizes rebuilds with the same sizes and the same logits per task."""
+    torch.manual_seed(2)
+    kwargs = {"activation": "exp", "n_tasks": 7, "input_length": 200, "filters": (8, 8, 8), "widths": (9, 5, 3),
+              "pools": (2, 4, 4), "dense": (16, 16)}
+    model = build_model("basset", **kwargs)
+    with torch.no_grad():  # running statistics away from their initial values, so that they must be restored
+        for bn in (m for m in model if isinstance(m, torch.nn.BatchNorm1d)):
+            bn.running_mean.uniform_(-0.2, 0.2)
+    model.eval()
+    save_model(tmp_path / "b.pt", model, "basset", kwargs, [], {"l2": 1e-6})
+    loaded, saved = load_model(tmp_path / "b.pt")
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 200)), 4).float().transpose(1, 2)
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    assert loaded(x).shape == (3, 7) and saved["model_kwargs"] == kwargs and not loaded.training
+    assert [m.out_channels for m in loaded if isinstance(m, torch.nn.Conv1d)] == [8, 8, 8]
+
+
 def test_load_rejects_foreign_files(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")

@@ -324,3 +324,41 @@ def test_a_restart_leaves_a_member_that_stopped_early_as_it_stopped():
         for a, b in ((model, mine), (last, my_last)):
             for key, value in a.state_dict().items():
                 torch.testing.assert_close(b.state_dict()[key], value, rtol=1e-4, atol=1e-5)
+
+
+def _bassets(filters: list[int], dense: list[int], n_tasks: list[int]) -> list[torch.nn.Sequential]:
+    """Small multi-task Bassets (A = 4, L = 40) in eval mode, non-trivial BatchNorm statistics."""
+    out = []
+    for seed, (f, d, t) in enumerate(zip(filters, dense, n_tasks)):
+        torch.manual_seed(seed)
+        model = build_model("basset", n_tasks=t, input_length=40, filters=(f,), widths=(5,), pools=(4,), dense=(d,))
+        for bn in (m for m in model if isinstance(m, torch.nn.BatchNorm1d)):
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 2.0)
+        out.append(model.eval())
+    return out
+
+
+def test_members_of_several_outputs_stack_member_major(float64):
+    """Logits (B, K * T): member k's T outputs in columns k*T:(k+1)*T, each as the member computes them alone
+    (members of different widths, padded); sigmoid outputs likewise."""
+    members = _bassets([4, 6, 3], [6, 5, 7], [3, 3, 3])
+    ensemble = EnsembleCNN(members).eval()
+    assert ensemble.outputs == 3
+    x = torch.randn(5, 4, 40)
+    out = ensemble(replicate(x, 3))
+    assert out.shape == (5, 9)
+    probs = predict_members(ensemble, x, batch_size=4)
+    for k, member in enumerate(members):
+        torch.testing.assert_close(out[:, 3 * k:3 * (k + 1)], member(x), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(probs[:, 3 * k:3 * (k + 1)], torch.sigmoid(member(x)), rtol=1e-12, atol=1e-12)
+    assert EnsembleCNN(_members("cnn_shallow", "relu", [4, 5], [0, 1])).outputs == 1
+
+
+def test_members_must_share_their_number_of_outputs_and_train_with_one():
+    with pytest.raises(ValueError, match=r"same number of outputs.*\[3, 2\]"):
+        EnsembleCNN(_bassets([4, 4], [6, 6], [3, 2]))
+    x = torch.randn(20, 4, 40)
+    y = torch.randint(0, 2, (20, 1)).float()
+    with pytest.raises(ValueError, match="members of one output.*3 outputs"):
+        train_ensemble(_bassets([4, 4], [6, 6], [3, 3]), x, y, x, y, [TrainConfig(seed=0), TrainConfig(seed=1)])

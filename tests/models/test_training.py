@@ -22,7 +22,9 @@ from gradcorr.models.training import (
     phase_starting,
     predict,
     set_dropout,
+    task_aurocs,
     train,
+    validation_auroc,
 )
 
 
@@ -454,3 +456,98 @@ def test_set_dropout_leaves_the_dense_dropout_of_the_protein_models_alone():
         model = build_model(arch, dropout=0.25)
         set_dropout(model, 0.6)
         assert {m.p for m in model if isinstance(m, nn.Dropout)} == {0.25}
+
+
+# --- multi-task training (labels (N, T) for a model with T outputs) ---------------------------------------------
+
+MOTIFS = (torch.tensor([2, 0, 3, 0, 2, 2]), torch.tensor([1, 1, 3, 1, 0, 1]))  # GATAGG for task 0, CCTCAC for 1
+
+
+def _two_tasks(n: int, seed: int, length: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random one-hot sequences and two independent labels: task t is 1 where motif t is planted (task 0's in the
+    first half, task 1's in the second, at a random offset)."""
+    g = torch.Generator().manual_seed(seed)
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, length), generator=g), 4).float().transpose(1, 2)
+    y = torch.randint(0, 2, (n, 2), generator=g).float()
+    starts = torch.randint(0, length // 2 - 6, (n, 2), generator=g) + torch.tensor([0, length // 2])
+    for i in range(n):
+        for t in range(2):
+            if y[i, t] == 1:
+                x[i, :, starts[i, t]:starts[i, t] + 6] = nn.functional.one_hot(MOTIFS[t], 4).float().T
+    return x, y
+
+
+def _small_multitask(seed: int = 0, n_tasks: int = 2) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return build_model("basset", activation="relu", n_tasks=n_tasks, input_length=100, filters=(16, 16, 16),
+                       widths=(9, 5, 3), pools=(2, 2, 2), dense=(32,))
+
+
+def test_a_multitask_model_learns_a_planted_two_task_rule():
+    """Labels (N, 2), one column per task: both tasks are learnt (held-out AUROC > 0.9 each); the restored epoch's
+    history row holds the mean of sklearn's per-task AUROCs and the BCE over every entry."""
+    x, y = _two_tasks(1200, 0)
+    xv, yv = _two_tasks(300, 1)
+    config = TrainConfig(max_epochs=12, batch_size=50, seed=0, log_every=0, learning_rate=1e-2)
+    model, history = train(_small_multitask(), x, y, xv, yv, config)
+    p = predict(model, xv)
+    assert p.shape == (300, 2)
+    per_task = [roc_auc_score(yv[:, t].numpy(), p[:, t].numpy()) for t in range(2)]
+    assert min(per_task) > 0.9, per_task
+    best = max(history, key=lambda h: h["val_auroc"])
+    assert best["val_auroc"] == pytest.approx(np.mean(per_task), abs=1e-9)
+    bce = nn.functional.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), yv)  # the mean over all 600 entries
+    assert best["val_loss"] == pytest.approx(float(bce), rel=1e-6)
+    x_test, y_test = _two_tasks(300, 2)
+    p_test = predict(model, x_test)
+    assert min(roc_auc_score(y_test[:, t].numpy(), p_test[:, t].numpy()) for t in range(2)) > 0.9
+
+
+def test_validation_auroc_is_the_mean_over_tasks_with_both_classes():
+    g = torch.Generator().manual_seed(3)
+    y = torch.randint(0, 2, (80, 3), generator=g).float()
+    p = torch.rand(80, 3, generator=g) * 0.5 + 0.4 * y  # informative, to different degrees per task
+    p[:, 2] = torch.rand(80, generator=g)
+    per_task = [roc_auc_score(y[:, t].numpy(), p[:, t].numpy()) for t in range(3)]
+    assert validation_auroc(y, p) == pytest.approx(np.mean(per_task), abs=1e-12)
+    np.testing.assert_allclose(task_aurocs(y, p), per_task, rtol=0, atol=1e-12)
+    # a task whose validation labels hold one class has no AUROC: the mean is over the others
+    y[:, 1] = 0.0
+    assert np.isnan(task_aurocs(y, p)[1])
+    assert validation_auroc(y, p) == pytest.approx((per_task[0] + per_task[2]) / 2, abs=1e-12)
+    y[:, 0] = 1.0
+    y[:, 2] = 0.0
+    assert math.isnan(validation_auroc(y, p))  # no task with both classes
+    y = torch.randint(0, 2, (80, 3), generator=g).float()
+    p[5, 1] = float("nan")
+    assert math.isnan(validation_auroc(y, p)) and np.isnan(task_aurocs(y, p)).all()
+    # one output: the AUROC of all entries, labels (N, 1) or (N,), as before
+    q = torch.rand(80, generator=g)
+    want = roc_auc_score(y[:, 0].numpy(), q.numpy())
+    assert validation_auroc(y[:, :1], q) == validation_auroc(y[:, 0], q[:, None]) == pytest.approx(want, abs=1e-12)
+
+
+def test_predict_keeps_one_output_flat_and_returns_every_task(tiny):
+    x = tiny[0][:30]
+    single = _consistency()
+    assert predict(single, x).shape == (30,)
+    multi = build_model("basset", n_tasks=3, input_length=200, filters=(8, 8, 8), widths=(9, 5, 3),
+                        pools=(2, 4, 4), dense=(16,)).train()
+    p = predict(multi, x, batch_size=7)
+    assert p.shape == (30, 3) and multi.training  # mode restored
+    with torch.no_grad():
+        torch.testing.assert_close(p, torch.sigmoid(multi.eval()(x)), rtol=1e-6, atol=1e-7)
+
+
+def test_labels_must_have_one_column_per_output():
+    x, y = _two_tasks(40, 0)
+    config = TrainConfig(max_epochs=1, log_every=0)
+    three = torch.cat([y, y[:, :1]], dim=1)
+    with pytest.raises(ValueError, match=r"y_train of shape \(40, 3\) has 3 label columns but the model has 2 outputs"):
+        train(_small_multitask(), x, three, x, y, config)
+    with pytest.raises(ValueError, match="y_valid .* 1 label columns but the model has 2 outputs"):
+        train(_small_multitask(), x, y, x, y[:, 0], config)
+    with pytest.raises(ValueError, match="y_train .* 2 label columns but the model has 1 outputs"):
+        train(_consistency(), nn.functional.pad(x, (50, 50)), y, nn.functional.pad(x, (50, 50)), y[:, :1], config)
+    with pytest.raises(ValueError, match="y_train has 39 rows but there are 40 sequences"):
+        train(_small_multitask(), x, y[:39], x, y, config)

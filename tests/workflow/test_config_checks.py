@@ -16,6 +16,7 @@ from gradcorr.workflow.config_checks import (
     check_config,
     check_download_dir,
     check_input_length,
+    multitask_input_length,
     regularization_grid,
     regularization_name,
 )
@@ -92,6 +93,13 @@ BAD_CONFIGS = [
     ("studies: [diffroar]\ndiffroar: {fills: [background]}\n", "background"),
     ("studies: [diffroar]\nsynthetic: {length: 99}\n", "99, but cnn_shallow (diffroar.model_types)"),
     ("studies: [diffroar]\ndiffroar: {fractions: [1.0]}\n", "1.0"),
+    ("studies: [multitask]\nmultitask: {training: {regularizer: {name: noise}}}\n", "multitask.training"),
+    ("studies: [multitask]\nmultitask: {billboard: {split: [0.5, 0.1, 0.1]}}\n", "multitask.billboard.split"),
+    ("studies: [multitask]\nmultitask: {billboard: {tasks: [[MA0079.3], [MA0079.3]]}}\n", "multitask.billboard.tasks"),
+    ("studies: [multitask]\nmultitask: {billboard: {length: 149}}\n", "multitask.billboard.length: 149"),
+    ("studies: [multitask]\nmultitask: {dataset: encode, encode: {width: 100}}\n", "multitask.encode.width: 100"),
+    ("studies: [multitask]\nmultitask: {encode: {valid_chroms: [chr8]}}\n", "['chr8'] both in valid_chroms"),
+    ("studies: [multitask]\nmultitask: {activations: [tanh]}\n", "tanh"),
 ]
 
 GOOD_LENGTHS = [  # the shortest each architecture takes, and a processed dataset, whose length is checked on import
@@ -139,6 +147,17 @@ def test_min_input_length_is_what_each_architecture_takes(arch):
     assert model(torch.zeros(2, 4, length)).shape == (2, 1)
     with pytest.raises(ValueError, match=f"{arch} needs inputs of length at least {length}"):
         build_model(arch, input_length=length - 1)
+
+
+@pytest.mark.parametrize("model", [{"widths": [19, 11, 7], "pools": [3, 4, 4]},
+                                   {"widths": [5, 3, 9], "pools": [2, 1, 5]}])
+def test_multitask_input_length_is_what_basset_takes(model):
+    """The DAG's restatement of the Basset-style model's shortest input agrees with the model."""
+    length = multitask_input_length(model)
+    sizes = {"filters": (4, 4, 4), "dense": (8,), "n_tasks": 3, **model}
+    assert build_model("basset", input_length=length, **sizes).eval()(torch.zeros(2, 4, length)).shape == (2, 3)
+    with pytest.raises(ValueError, match=f"at least {length}"):
+        build_model("basset", input_length=length - 1, **sizes)
 
 
 def test_check_input_length_names_the_file():

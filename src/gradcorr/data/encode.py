@@ -143,3 +143,30 @@ def paired_assembly(tf: str, chip_meta: str | Path, dnase_meta: str | Path) -> s
             f"{dnase['accession']} is on {dnase['assembly']}; coordinates of different assemblies cannot be "
             f"paired. Pick accessions on one assembly in the in vivo table.")
     return chip["assembly"]
+
+
+def common_assembly(metadata_paths: Sequence[str | Path]) -> str:
+    """The one assembly of several ENCODE files (the multi-task study's peak files, one per cell type).
+
+    Parameters
+    ----------
+    metadata_paths : sequence of str or Path
+        The files' downloaded metadata (`fetch_encode_metadata`).
+
+    Returns
+    -------
+    str
+        Their assembly; ValueError naming the files of each assembly when they differ (coordinates of
+        different assemblies cannot be merged into one set of windows), or when there are none.
+    """
+    if not metadata_paths:
+        raise ValueError("no ENCODE files: the multi-task table needs at least one peak file")
+    by_assembly: dict[str, list[str]] = {}
+    for path in metadata_paths:
+        record = read_encode_metadata(path)
+        by_assembly.setdefault(record["assembly"], []).append(record["accession"])
+    if len(by_assembly) > 1:
+        found = "; ".join(f"{assembly}: {', '.join(files)}" for assembly, files in sorted(by_assembly.items()))
+        raise ValueError(f"the peak files are on different assemblies ({found}); pick accessions on one assembly "
+                         "in the multi-task table")
+    return next(iter(by_assembly))

@@ -1,12 +1,16 @@
 """The models, in PyTorch: CNN-shallow and CNN-deep of the gradient-correction paper (Appendix A), the
-consistency paper's CNN (its Appendix B), SeqCNN and the MLP of the faithful-attributions paper (Adebayo et
-al., Appendix B), and the BatchNorm-folded inference copy attribution runs on.
+consistency paper's CNN (its Appendix B), the Basset-style multi-task CNN of the exponential-activation paper
+(Koo & Ploenzke, Task 4; the gradient-correction paper's Fig. 11), SeqCNN and the MLP of the
+faithful-attributions paper (Adebayo et al., Appendix B), and the BatchNorm-folded inference copy
+attribution runs on.
 
 The CNNs of the gradient-correction and consistency papers match the authors' Keras model zoo: padding
 "same", BatchNorm before every activation with Keras' defaults (epsilon 1e-3, momentum 0.99), dropout after
 each activation and before pooling, He-normal kernels on hidden layers, a Glorot-uniform linear output.
-Every model returns logits (N, 1); apply a sigmoid for the published output. Flattening follows Keras'
-(length, channels) order so that Keras weights can be loaded one to one.
+`basset` follows the same conventions, with "valid" padding after its first convolution, BatchNorm after
+its dense layers too, and one output per task. Every model returns logits, (N, 1) or (N, n_tasks) for
+`basset`; apply a sigmoid for the published output. Flattening follows Keras' (length, channels) order so
+that Keras weights can be loaded one to one.
 
 SeqCNN and the MLP are described in words only ("a 4 layer CNN where the first two layers are followed by a
 ReLU activation and a pooling operation; then two fully-connected layers with dropout optionally applied";
@@ -36,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 CONV_ARCHITECTURES = ("cnn_shallow", "cnn_deep", "cnn_consistency")  # the Keras model zoo's CNNs
-ARCHITECTURES = (*CONV_ARCHITECTURES, "seq_cnn", "mlp")
+ARCHITECTURES = (*CONV_ARCHITECTURES, "seq_cnn", "mlp", "basset")
 ACTIVATIONS = ("relu", "exp")
 # How the first layer starts and trains: "free" (the published model), "projected" (its kernel kept zero-mean
 # over the alphabet throughout training, a reparameterisation), "projected_init" (zero-mean at initialisation)
@@ -63,9 +67,11 @@ def _activation(name: str) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATIONS}")
 
 
-def _conv_block(c_in: int, c_out: int, width: int, activation: str, dropout: float, pool: int) -> list[nn.Module]:
+def _conv_block(c_in: int, c_out: int, width: int, activation: str, dropout: float, pool: int,
+                padding: str = "same", bias: bool = True) -> list[nn.Module]:
+    """Conv (`padding` "same" or "valid"), BatchNorm (Keras' defaults), activation, dropout, max-pool (if > 1)."""
     layers: list[nn.Module] = [
-        nn.Conv1d(c_in, c_out, width, padding="same"),
+        nn.Conv1d(c_in, c_out, width, padding=padding, bias=bias),
         nn.BatchNorm1d(c_out, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM),
         _activation(activation),
         nn.Dropout(dropout),
@@ -206,6 +212,65 @@ def mlp(alphabet: int = 20, input_length: int = 40, hidden: Sequence[int] = (256
     return model
 
 
+def _basset_min_length(widths: tuple[int, ...], pools: tuple[int, ...]) -> int:
+    """The shortest input that leaves at least one position after Basset's convolutions and pools: the first
+    convolution pads "same", the others are "valid" (each shortens by its width - 1)."""
+    need = 1
+    for i in reversed(range(len(widths))):
+        need *= pools[i]
+        if i > 0:
+            need += widths[i] - 1
+    return need
+
+
+def basset(activation: str = "relu", n_tasks: int = 164, input_length: int = 600, alphabet: int = 4,
+           filters: Sequence[int] = (300, 200, 200), widths: Sequence[int] = (19, 11, 7),
+           pools: Sequence[int] = (3, 4, 4), dense: Sequence[int] = (1000, 1000), conv_dropout: float = 0.2,
+           dense_dropout: float = 0.5, bias: bool = True) -> nn.Sequential:
+    """The Basset-style multi-task CNN of Koo & Ploenzke's exponential-activation paper (its Task 4, the model
+    of the gradient-correction paper's Fig. 11), with the published sizes as defaults.
+
+    Conv `filters[0]` x `widths[0]` ("same"), BatchNorm, first-layer `activation`, dropout `conv_dropout`,
+    max-pool `pools[0]`; each further convolution "valid", BatchNorm, ReLU, dropout, max-pool; flatten (Keras'
+    (length, channels) order); a dense layer of each width in `dense` with BatchNorm, ReLU and dropout
+    `dense_dropout`; dense `n_tasks` logits (one per task; apply a sigmoid for the published output).
+    The original puts an L2 penalty of 1e-6 on every hidden kernel, which `training.TrainConfig`'s default
+    `l2` (1e-6 times `l2_penalty`, output layer excluded as in the original) gives.
+
+    The authors' layers have no bias before a BatchNorm; with `bias` True (the default) they have one, zero
+    at the start, which the BatchNorm that follows cancels (its batch mean and running mean absorb it), so
+    the function class is the same, while `fold_batchnorm` can fold every BatchNorm into the layer before it
+    and attribution can split off the first convolution. `bias` False builds the published layers exactly.
+    """
+    filters, widths, pools, dense = (tuple(int(v) for v in seq) for seq in (filters, widths, pools, dense))
+    if not filters or len(widths) != len(filters) or len(pools) != len(filters):
+        raise ValueError(f"basset needs one width and one pool per convolution, and at least one convolution; got "
+                         f"filters={filters}, widths={widths}, pools={pools}")
+    if min(filters + widths + pools + dense, default=1) < 1 or n_tasks < 1:
+        raise ValueError(f"basset's sizes must be >= 1; got filters={filters}, widths={widths}, pools={pools}, "
+                         f"dense={dense}, n_tasks={n_tasks}")
+    need = _basset_min_length(widths, pools)
+    if input_length < need:
+        raise ValueError(f"basset needs inputs of length at least {need} for its convolutions (widths {widths}, "
+                         f"all but the first 'valid') and pools {pools}; got {input_length}")
+    layers: list[nn.Module] = []
+    length, c_in = input_length, alphabet
+    for i, (c_out, width, pool) in enumerate(zip(filters, widths, pools)):
+        layers += _conv_block(c_in, c_out, width, activation if i == 0 else "relu", conv_dropout, pool,
+                              padding="same" if i == 0 else "valid", bias=bias)
+        length = (length - (width - 1 if i > 0 else 0)) // pool
+        c_in = c_out
+    layers.append(KerasFlatten())
+    width_in = c_in * length
+    for units in dense:
+        layers += [nn.Linear(width_in, units, bias=bias),
+                   nn.BatchNorm1d(units, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM), nn.ReLU(),
+                   nn.Dropout(dense_dropout)]
+        width_in = units
+    layers.append(nn.Linear(width_in, n_tasks))
+    return _init_keras(nn.Sequential(*layers))
+
+
 def _torch_default_(model: nn.Sequential, generator: torch.Generator | None = None) -> nn.Sequential:
     """Every conv and dense layer drawn as PyTorch's `reset_parameters` draws it (Kaiming-uniform kernel with
     a = sqrt(5), bias uniform in +-1/sqrt(fan_in)), in layer order, from `generator` or torch's global one."""
@@ -275,7 +340,8 @@ def normal_init_(model: nn.Sequential, sigma: float) -> nn.Sequential:
     layers = [m for m in model if isinstance(m, (nn.Conv1d, nn.Linear))]
     for layer in layers[:-1]:
         nn.init.normal_(layer.weight, 0.0, sigma)
-        nn.init.zeros_(layer.bias)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
     return model
 
 
@@ -369,7 +435,7 @@ def project_first_layer(model: nn.Sequential) -> nn.Sequential:
 
 
 BUILDERS = {"cnn_shallow": cnn_shallow, "cnn_deep": cnn_deep, "cnn_consistency": cnn_consistency,
-            "seq_cnn": seq_cnn, "mlp": mlp}
+            "seq_cnn": seq_cnn, "mlp": mlp, "basset": basset}
 
 
 def build_model(arch: str, *, init_sigma: float | None = None, first_layer: str = "free",

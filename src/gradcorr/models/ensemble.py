@@ -18,7 +18,9 @@ learning rate and early stopping (a stopped member's
 updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass; the
 training schedule's phases (`training.Phase`) and the epoch hooks as `training.train` runs them.
 The result equals training each member alone with `training.train` up to float rounding (tested), and
-members come back as ordinary models.
+members come back as ordinary models. Training takes single-output members (one binary label); members of
+several outputs (e.g. `architectures.basset`) stack for prediction and attribution (`inference_ensemble`), not
+for training here.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ def _raw(layer: nn.Module, name: str) -> torch.Tensor:
 
 class EnsembleCNN(nn.Module):
     """K members of one CNN as one module: input (B, K*A, L), member k reading channels k*A:(k+1)*A;
-    output logits (B, K), column k depending only on member k."""
+    output logits (B, K * T) for members of T outputs each (all members alike), member k's in columns
+    k*T:(k+1)*T and depending only on member k: (B, K) for single-output members, column k member k's."""
 
     def __init__(self, members: Sequence[nn.Sequential]):
         super().__init__()
@@ -147,6 +150,12 @@ class EnsembleCNN(nn.Module):
                 self.layers.append(("flatten", {}))
             else:
                 raise ValueError(f"layer {i} ({type(first).__name__}) cannot be stacked into an ensemble")
+        if len(set(widths)) > 1:  # padded outputs would mix into the blocks of other members
+            raise ValueError(f"ensemble members must return the same number of outputs; their last layers have "
+                             f"{widths} outputs (channels)")
+        weighted = [kind for kind, _ in self.layers if kind in ("conv", "linear")]
+        # outputs per member: the last dense layer's width (None when a convolution is the last such layer)
+        self.outputs: int | None = widths[0] if weighted and weighted[-1] == "linear" else None
 
     def _stack(self, name: str, layers: Sequence[nn.Module], params: Sequence[str]) -> None:
         """Stack the members' parameters; a missing bias stacks as zeros that no update reaches (masked). The
@@ -177,8 +186,9 @@ class EnsembleCNN(nn.Module):
         return w - w.mean(dim=2, keepdim=True) if spec.get("zero_mean") else w
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Logits (B, K) of input (B, K*A, L); or, with `start`, of the output of layers[:start] (a conv
-        block's output: dense layers are not entry points)."""
+        """Logits (B, K * T) of input (B, K*A, L), member k's T outputs in columns k*T:(k+1)*T (T = 1: column
+        k); or, with `start`, of the output of layers[:start] (a conv block's output: dense layers are not
+        entry points)."""
         k = self.members
         h, dense = x, False
         for kind, spec in self.layers[start:]:
@@ -207,7 +217,7 @@ class EnsembleCNN(nn.Module):
             elif kind == "linear":
                 w, b = self.param(f"{spec['name']}_weight"), self.param(f"{spec['name']}_bias")
                 h = torch.einsum("bki,koi->bko", h, w) + b
-        return h.reshape(h.shape[0], k)
+        return h.flatten(1)  # dense (B, K, T) -> (B, K * T), member-major
 
     def input_conv(self) -> tuple[torch.Tensor, torch.Tensor, int | str | tuple[int, ...]] | None:
         """(weight (K*F, A, w), bias (K*F,), padding) of the first layer when it is a convolution: member k's
@@ -391,6 +401,9 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     A member whose loss turns non-finite stops and keeps its best epoch; if it completed none,
     NonFiniteLossError is raised, or with `keep_going` that member comes back as None (its history
     ends with the reason) while the others train on.
+
+    Members must have one output (one binary label per sequence): ValueError for members of several
+    outputs, which the engine cannot train (train them one at a time with `training.train`).
     """
     k = len(members)
     names = list(names) if names is not None else [f"member {i}" for i in range(k)]
@@ -402,6 +415,10 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     device = torch.device(device)
     config = _check_configs(configs)
     model = EnsembleCNN(members).to(device)
+    if model.outputs != 1:
+        found = f"{model.outputs} outputs" if model.outputs is not None else "no dense output layer"
+        raise ValueError(f"the ensemble engine trains members of one output (a last dense layer of width 1, one "
+                         f"binary label); these have {found}: train them one at a time (training.train)")
     model.generators = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
     order_rngs = [torch.Generator().manual_seed(c.seed) for c in configs]
     params = dict(model.named_parameters())

@@ -201,21 +201,61 @@ class KerasSchedule:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Sigmoid outputs (N,) in inference mode; restores the model's mode afterwards."""
+    """Sigmoid outputs in inference mode: (N,) for a model with one output, (N, T) for one with T outputs (one
+    per task); restores the model's mode afterwards."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = torch.cat([torch.sigmoid(model(b.to(device))[:, 0]).cpu() for b in torch.split(x, batch_size)])
+    out = torch.cat([torch.sigmoid(model(b.to(device))).cpu() for b in torch.split(x, batch_size)])
     model.train(was_training)
+    return out[:, 0] if out.shape[1] == 1 else out
+
+
+def task_aurocs(y: torch.Tensor, p: torch.Tensor) -> np.ndarray:
+    """Each task's AUROC of predictions p (N, T) against labels y (N, T), tensors: (T,), NaN for a task whose
+    labels hold one class only (its AUROC is undefined) and for every task when a prediction is not finite."""
+    from sklearn.metrics import roc_auc_score  # a second of import, paid where used
+
+    y_np, p_np = y.numpy().reshape(p.shape), p.numpy()
+    out = np.full(p_np.shape[1], np.nan)
+    if not np.isfinite(p_np).all():
+        return out
+    for t in range(p_np.shape[1]):
+        if len(np.unique(y_np[:, t])) == 2:
+            out[t] = roc_auc_score(y_np[:, t], p_np[:, t])
     return out
 
 
 def validation_auroc(y: torch.Tensor, p: torch.Tensor) -> float:
-    """AUROC of predictions p against labels y (tensors); NaN when a prediction is not finite (diverged)."""
+    """AUROC of predictions p against labels y (tensors); NaN when a prediction is not finite (diverged).
+
+    One output (p (N,) or (N, 1)): the AUROC of all entries. T > 1 outputs (p (N, T), y (N, T)): the mean over
+    tasks of each task's AUROC (`task_aurocs`), over the tasks whose labels hold both classes (the others have
+    none), as multi-task models are scored; NaN when no task does."""
+    if p.dim() > 1 and p.shape[1] > 1:
+        scores = task_aurocs(y, p)
+        return float(np.mean(scores[np.isfinite(scores)])) if np.isfinite(scores).any() else float("nan")
     from sklearn.metrics import roc_auc_score  # a second of import, paid where used
 
     y_np, p_np = y.numpy().ravel(), p.numpy().ravel()
     return float(roc_auc_score(y_np, p_np)) if np.isfinite(p_np).all() else float("nan")
+
+
+def _check_labels(model: nn.Module, x: torch.Tensor, y: torch.Tensor, name: str, device: torch.device) -> int:
+    """The model's number of outputs T (from one sequence in inference mode); ValueError unless `y` holds one
+    label per sequence of `x`, in T columns ((N,) or (N, 1) when T is 1)."""
+    if len(y) != len(x):
+        raise ValueError(f"{name} has {len(y)} rows but there are {len(x)} sequences")
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        outputs = model(x[:1].to(device)).shape[1]
+    model.train(was_training)
+    columns = 1 if y.dim() == 1 else math.prod(y.shape[1:])
+    if y.dim() > 2 or columns != outputs:
+        raise ValueError(f"{name} of shape {tuple(y.shape)} has {columns} label columns but the model has {outputs} "
+                         f"outputs (tasks); labels must be (N, {outputs})")
+    return outputs
 
 
 def run_hooks(hooks: Sequence[EpochHook], model: nn.Module, members: int) -> list[dict[str, float]]:
@@ -242,10 +282,15 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     """Train `model` in place and return it with the best epoch's weights and its per-epoch history; with
     `keep_last`, also a copy of the model as the last epoch left it.
 
-    Data are (N, A, L) float tensors and (N, 1) labels; they stay on the CPU and go to `device` a batch
-    at a time. Shuffling and dropout draw from generators seeded by `config.seed`. `config.phases` change
-    the learning rate, dropout and mode as they start (`Phase`). Each of `hooks` scores the model after
-    every epoch, and once before the first (a history row of epoch 0), into the epoch's row of the history.
+    Data are (N, A, L) float tensors and (N, 1) labels for a model with one output, (N, T) for a model with
+    T outputs (one per task, a multi-task model such as `architectures.basset`): the loss is BCE with logits
+    averaged over every entry, the validation loss likewise, and the validation AUROC is the mean over tasks
+    of each task's AUROC, over the tasks whose validation labels hold both classes (`validation_auroc`);
+    ValueError when the labels' columns are not the model's outputs. They stay on the CPU and go to
+    `device` a batch at a time. Shuffling and dropout draw from generators seeded by `config.seed`.
+    `config.phases` change the learning rate, dropout and mode as they start (`Phase`). Each of `hooks`
+    scores the model after every epoch, and once before the first (a history row of epoch 0), into the
+    epoch's row of the history.
     A non-finite loss stops training: the best completed epoch is kept (and the stop is recorded in the
     history), or NonFiniteLossError is raised when no epoch completed, so no broken weights are ever returned.
     """
@@ -257,7 +302,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     model.to(device)
     optimizer = make_optimizer(model.parameters(), config.learning_rate, config.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
-    y_train = y_train.to(x_train.dtype).reshape(-1, 1)
+    outputs = _check_labels(model, x_train, y_train, "y_train", device)
+    _check_labels(model, x_valid, y_valid, "y_valid", device)
+    y_train = y_train.to(x_train.dtype).reshape(-1, outputs)
     n_batches = math.ceil(len(x_train) / config.batch_size)
 
     history: list[dict] = [{"epoch": 0, **run_hooks(hooks, model, 1)[0]}] if hooks else []
@@ -310,7 +357,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
 
         p_valid = predict(model, x_valid)
         val_loss = float(nn.functional.binary_cross_entropy(
-            p_valid.clamp(1e-7, 1 - 1e-7), y_valid.to(p_valid.dtype).reshape(-1)))
+            p_valid.clamp(1e-7, 1 - 1e-7), y_valid.to(p_valid.dtype).reshape(p_valid.shape)))
         val_auroc = validation_auroc(y_valid, p_valid)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "loss": total / seen, "val_loss": val_loss, "val_auroc": val_auroc, "lr": lr,

@@ -65,6 +65,8 @@ def check_config(cfg: dict[str, Any], schema: dict[str, Any]) -> None:
         _check_faithfulness(cfg["faithfulness"], set(training) - {"regularizer", "phases"})
     if "diffroar" in cfg["studies"]:
         _check_diffroar(cfg, set(training) - {"regularizer"}, set(training["regularizer"]["properties"]) - {"name"})
+    if "multitask" in cfg["studies"]:
+        _check_multitask(cfg["multitask"], set(training) - {"regularizer"})
 
 
 # Restated for the DAG process (tests/workflow/test_config_checks.py checks them against the package):
@@ -127,6 +129,36 @@ def _check_diffroar(cfg: dict[str, Any], training_keys: set[str], regularizer_ke
         if length < MIN_INPUT_LENGTH[arch]:
             raise ValueError(f"config diffroar.leakage.data.block_length: sequences of 2 x "
                              f"{leakage['data']['block_length']}, but {arch} needs at least {MIN_INPUT_LENGTH[arch]}")
+
+
+def multitask_input_length(model: dict[str, Any]) -> int:
+    """The shortest input the multi-task study's Basset-style model takes: its first convolution pads "same", the
+    next two are "valid" (`gradcorr.models.architectures.basset`, restated for the DAG)."""
+    (_, w2, w3), (p1, p2, p3) = model["widths"], model["pools"]
+    return p1 * ((w2 - 1 + p2 * ((w3 - 1) + p3)))
+
+
+def _check_multitask(section: dict[str, Any], training_keys: set[str]) -> None:
+    """The multi-task study's dataset must fit its model, its overrides be known keys, its split sum to 1."""
+    unknown = sorted(set(section["training"]) - training_keys)
+    if unknown:
+        raise ValueError(f"config multitask.training: unknown key(s) {unknown}; allowed: {sorted(training_keys)}")
+    billboard = section["billboard"]
+    if not math.isclose(sum(billboard["split"]), 1.0, abs_tol=1e-6):
+        raise ValueError(f"config multitask.billboard.split: fractions must sum to 1, not {sum(billboard['split'])}")
+    tasks = [tuple(t) for t in billboard.get("tasks", [])]
+    if len(set(tasks)) != len(tasks):
+        raise ValueError("config multitask.billboard.tasks: two tasks have the same motifs")
+    length = billboard["length"] if section["dataset"] == "billboard" else section["encode"]["width"]
+    key = "billboard.length" if section["dataset"] == "billboard" else "encode.width"
+    needed = multitask_input_length(section["model"])
+    if length < needed:
+        raise ValueError(f"config multitask.{key}: {length}, but the model (multitask.model's widths and pools) "
+                         f"needs inputs of at least {needed}")
+    encode = section["encode"]
+    both = sorted(set(encode["valid_chroms"]) & set(encode["test_chroms"]))
+    if both:
+        raise ValueError(f"config multitask.encode: {both} both in valid_chroms and test_chroms")
 
 
 def _check_phases(key: str, training: dict[str, Any]) -> None:
@@ -235,9 +267,12 @@ def check_input_length(path: str | Path, length: int, architectures: list[str]) 
 
 def download_folder(cfg: dict[str, Any], schema: dict[str, Any]) -> Path | None:
     """The checked, absolute `invivo.download_dir` (`check_download_dir`) when a run of `cfg` may download
-    anything (in vivo data, or the published synthetic models); None when it downloads nothing."""
+    anything (in vivo data, the multi-task study's ENCODE peaks, or the published synthetic models); None when it
+    downloads nothing."""
     studies = cfg["studies"]
-    if "invivo" not in studies and not (cfg["models"]["source"] == "published" and "synthetic" in studies):
+    encode_tasks = "multitask" in studies and cfg["multitask"]["dataset"] == "encode"
+    if "invivo" not in studies and not encode_tasks and not (cfg["models"]["source"] == "published"
+                                                             and "synthetic" in studies):
         return None
     default = schema["properties"]["invivo"]["properties"]["download_dir"]["default"]
     return check_download_dir(cfg["invivo"]["download_dir"], default)
