@@ -52,7 +52,7 @@ def fig11(histograms: list[tuple[dict[str, Any], dict[str, np.ndarray]]], method
             numbers += [{"activation": activation, "trial": trial, "panel": "tasks", "task": t, "task_name": names[t],
                          "angle": c, "density": d} for c, d in zip(centres, density)]
         right.set_title(f"{label}: positives of the first {len(arrays['hist_task'])} tasks", fontsize=8)
-        right.legend(fontsize=5, ncol=2, frameon=False)
+        right.legend(fontsize=5, ncol=2, frameon=False, loc="upper left")
         left.set_ylabel("share of positions", fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel("angle between the gradient and the simplex (degrees)", fontsize=8)
