@@ -40,7 +40,7 @@ rule multitask_encode:
     conda:
         "../envs/gradcorr.yaml"
     params:
-        settings=MULTITASK["encode"],
+        settings={k: v for k, v in MULTITASK["encode"].items() if k != "table"},
         table=MULTITASK_SOURCES,
         seed=config["seed"],
     script:

@@ -199,19 +199,6 @@ def test_one_seed_same_arrays_and_bytes(data, tmp_path: Path):
         mt.read_tasks(paths[1])
 
 
-def test_task_positive_indices_are_each_tasks_first_positives(data):
-    y = data["y_test"]
-    found = mt.task_positive_indices(y, 10)
-    assert len(found) == y.shape[1]
-    for t, idx in enumerate(found):
-        np.testing.assert_array_equal(idx, np.flatnonzero(y[:, t] == 1)[:10])
-        assert len(idx) == 10
-    with pytest.raises(ValueError, match="task 1 has no positive"):
-        mt.task_positive_indices(np.array([[1.0, 0.0], [0.0, 0.0]]), 5)
-    with pytest.raises(ValueError, match=r"shape \(N, T\)"):
-        mt.task_positive_indices(y[:, 0], 5)
-
-
 # --------------------------------------------------------------------------- errors
 
 

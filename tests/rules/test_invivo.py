@@ -278,3 +278,33 @@ def test_corrupted_download_is_retried_then_fails_leaving_nothing(mirror, tmp_pa
     assert "md5" in log and "0" * 32 in log
     encode = tmp_path / "results" / "downloads" / "encode"
     assert sorted(p.name for p in encode.iterdir()) == [f"{BAD}.json"]  # no file, no partial file
+
+
+@pytest.mark.parametrize("cell_types, error", [
+    ({"K562": CHIP, "HepG2": DNASE}, None),
+    ({"K562": CHIP, "GM": HG19}, "different assemblies"),
+])
+def test_multitask_encode_dataset_from_the_mirror(mirror, tmp_path, cell_types, error):
+    """The multi-task study's ENCODE dataset (rules/multitask.smk) through the same downloads: each cell type's
+    metadata and md5-checked peaks, the genome of their one assembly; files on two assemblies are refused
+    before any genome is fetched."""
+    server, root, _, _ = mirror
+    config = yaml.safe_load(_config(tmp_path / "invivo.yaml", server, root, ["FIXA"]).read_text())
+    table = tmp_path / "cells.tsv"
+    table.write_text("cell_type\taccession\n" + "".join(f"{c}\t{a}\n" for c, a in cell_types.items()))
+    config["studies"] = ["multitask"]
+    config["multitask"] = {"dataset": "encode", "encode": {"table": str(table), "width": 200,
+                                                          "valid_chroms": ["chr2"], "test_chroms": ["chr3"]}}
+    (tmp_path / "override.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("results/multitask/data/encode.h5", "--cores", "1", "--configfile",
+                    str(ROOT / "config" / "test.yaml"), "override.yaml", cwd=tmp_path)
+    out = tmp_path / "results" / "multitask" / "data" / "encode.h5"
+    if error:
+        assert run.returncode != 0 and error in run.stderr + run.stdout and not out.exists()
+        assert not (tmp_path / "results" / "downloads" / "genomes").exists()
+        return
+    assert run.returncode == 0, run.stderr[-4000:]
+    with h5py.File(out, "r") as f:
+        assert json.loads(f.attrs["cell_types"]) == ["K562", "HepG2"]
+        assert json.loads(f.attrs["accessions"]) == [CHIP, DNASE]
+        assert f["y_train"].shape[1] == 2 and set(np.unique(f["chrom_test"][()])) == {b"chr3"}

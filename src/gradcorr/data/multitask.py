@@ -51,7 +51,7 @@ from gradcorr.data.synthetic import (
 )
 
 __all__ = ["DEFAULT_TASKS", "MULTITASK_KEYS", "core_pool", "generate_multitask", "multitask_attrs",
-           "read_multitask", "read_tasks", "task_model", "task_positive_indices", "write_multitask"]
+           "read_multitask", "read_tasks", "task_model", "write_multitask"]
 
 # One task per core motif of the billboard, plus two tasks of pairs that share CEBPB (MA0466.2) with each
 # other and their motifs with the single-motif tasks.
@@ -384,39 +384,6 @@ def task_model(model: np.ndarray, motif: np.ndarray, task_motifs: Sequence[int])
         raise ValueError(f"task_motifs must be a non-empty list of core-pool indices >= 0, got {task_motifs!r}")
     keep = np.isin(motif, idx)
     return np.where(keep[..., None, :], model, np.asarray(0.25, dtype=model.dtype))
-
-
-def task_positive_indices(y: np.ndarray, n: int) -> list[np.ndarray]:
-    """Per task, the indices of its first ``n`` positive sequences: each task's evaluation set.
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (N, T)
-        Labels (``y_test``).
-    n : int
-        Positives per task, at most.
-
-    Returns
-    -------
-    list of numpy.ndarray
-        T arrays of indices into y, ascending.
-
-    Raises
-    ------
-    ValueError
-        When y is not 2-D, n < 1, or a task has no positive.
-    """
-    y = np.asarray(y)
-    if y.ndim != 2:
-        raise ValueError(f"y must have shape (N, T), got {y.shape}")
-    _check_whole("n", n, 1)
-    out = []
-    for t in range(y.shape[1]):
-        idx = np.flatnonzero(y[:, t] == 1)[:n]
-        if len(idx) == 0:
-            raise ValueError(f"task {t} has no positive sequence to attribute")
-        out.append(idx)
-    return out
 
 
 # --------------------------------------------------------------------------- files

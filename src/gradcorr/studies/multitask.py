@@ -195,7 +195,7 @@ def model_angles(data: str | Path, model_path: str | Path, histograms_out: str |
     """`angle_analysis` of one saved model on the dataset's test split: the arrays to `histograms_out` (attributes:
     the model's activation, trial, the method and the task names), the angle rows and the interpretability rows to
     `rows_out` (one TSV, told apart by the column `table`)."""
-    from gradcorr.data.multitask import read_tasks
+    from gradcorr.data.multitask import read_multitask, read_tasks
     from gradcorr.studies.model_runs import job_device, load_models
 
     dev = job_device(device, threads)
@@ -203,7 +203,7 @@ def model_angles(data: str | Path, model_path: str | Path, histograms_out: str |
     meta = saved.get("meta", {})
     key = {"activation": meta.get("activation"), "trial": meta.get("trial"), "method": method}
     names, truth = task_names(data), has_ground_truth(data)
-    test = read_split(data, "test", ("x", "y", "model", "motif") if truth else ("x", "y"))
+    test = read_multitask(data, "test") if truth else read_split(data, "test", ("x", "y"))
     log.info("%s on %s, %s", model_path, data, method)
     arrays, rows, quality = angle_analysis(model, test, names, read_tasks(data)[1] if truth else [], method=method,
                                            options=options, settings=settings, thresholds=thresholds, seed=seed,
