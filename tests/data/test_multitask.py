@@ -12,6 +12,7 @@ import pytest
 from gradcorr import metrics
 from gradcorr.data import multitask as mt
 from gradcorr.data import synthetic as syn
+from gradcorr.data.io import write_arrays
 
 N, SEED, LENGTH = 600, 3, 200
 CORE_IDS, TASK_MOTIFS = mt.core_pool(mt.DEFAULT_TASKS)
@@ -179,8 +180,8 @@ def test_one_seed_same_arrays_and_bytes(data, tmp_path: Path):
     assert not np.array_equal(data["x_train"], other["x_train"])
     attrs = mt.multitask_attrs(n=N, seed=SEED)
     paths = [tmp_path / "a.h5", tmp_path / "b.h5"]
-    mt.write_multitask(paths[0], data, attrs)
-    mt.write_multitask(paths[1], again, mt.multitask_attrs(n=N, seed=SEED))
+    write_arrays(paths[0], data, attrs)
+    write_arrays(paths[1], again, mt.multitask_attrs(n=N, seed=SEED))
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
     back = mt.read_multitask(paths[0], "valid")
@@ -194,7 +195,7 @@ def test_one_seed_same_arrays_and_bytes(data, tmp_path: Path):
         assert json.loads(f.attrs["counts"]) == list(syn.MOTIF_COUNTS)
     names, task_motifs = mt.read_tasks(paths[0])
     assert names == ["+".join(t) for t in mt.DEFAULT_TASKS] and task_motifs == list(TASK_MOTIFS)
-    mt.write_multitask(paths[1], data)
+    write_arrays(paths[1], data)
     with pytest.raises(ValueError, match="no attribute 'tasks'"):
         mt.read_tasks(paths[1])
 

@@ -23,7 +23,7 @@ task t's motifs only.
 
 Sequences are i.i.d., so the splits are cut in order of drawing (no shuffle). All randomness comes from
 one ``numpy.random.default_rng(seed)``, so one seed always gives the same arrays (and, through
-:func:`write_multitask`, the same bytes).
+:func:`gradcorr.data.io.write_arrays`, the same bytes).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcorr.data.io import SPLITS, read_attrs, read_split, write_arrays
+from gradcorr.data.io import SPLITS, read_attrs, read_split
 from gradcorr.data.leakage import _check_whole
 from gradcorr.data.synthetic import (
     CORE_MOTIF_IDS,
@@ -51,7 +51,7 @@ from gradcorr.data.synthetic import (
 )
 
 __all__ = ["DEFAULT_TASKS", "MULTITASK_KEYS", "core_pool", "generate_multitask", "multitask_attrs",
-           "read_multitask", "read_tasks", "task_model", "write_multitask"]
+           "read_multitask", "read_tasks", "task_model"]
 
 # One task per core motif of the billboard, plus two tasks of pairs that share CEBPB (MA0466.2) with each
 # other and their motifs with the single-motif tasks.
@@ -313,7 +313,8 @@ def generate_multitask(
 
 
 def multitask_attrs(**settings: Any) -> dict[str, Any]:
-    """Root attributes for write_multitask: every setting, the motifs drawn and what the file holds.
+    """Root attributes of a multi-task billboard file (`io.write_arrays`): every setting, the motifs drawn and
+    what the file holds.
 
     Parameters
     ----------
@@ -389,28 +390,8 @@ def task_model(model: np.ndarray, motif: np.ndarray, task_motifs: Sequence[int])
 # --------------------------------------------------------------------------- files
 
 
-def write_multitask(path: str | Path, data: dict[str, np.ndarray], attrs: dict[str, Any] | None = None) -> None:
-    """Write a multi-task dataset (one array per key, ``attrs`` as root attributes) atomically and
-    deterministically.
-
-    Parameters
-    ----------
-    path : str or Path
-        The HDF5 file to write (replaced whole, or not at all).
-    data : dict of str to numpy.ndarray
-        What generate_multitask returns.
-    attrs : dict, optional
-        Root attributes, e.g. multitask_attrs(...).
-
-    Returns
-    -------
-    None
-    """
-    write_arrays(path, data, attrs)
-
-
 def read_multitask(path: str | Path, split: str) -> dict[str, np.ndarray]:
-    """The arrays of one split from a write_multitask file.
+    """The arrays of one split from a multi-task billboard file.
 
     Parameters
     ----------
@@ -435,7 +416,7 @@ def read_multitask(path: str | Path, split: str) -> dict[str, np.ndarray]:
 
 
 def read_tasks(path: str | Path) -> tuple[list[str], list[tuple[int, ...]]]:
-    """The task names and each task's core-pool indices stored in a write_multitask file's attributes.
+    """The task names and each task's core-pool indices stored in a multi-task billboard file's attributes.
 
     Parameters
     ----------

@@ -59,11 +59,11 @@ def has_ground_truth(path: str | Path) -> bool:
 
 def make_billboard(out: str | Path, settings: dict[str, Any], seed: int) -> None:
     """The multi-task billboard of `settings` (the config's multitask.billboard) under the run's seed."""
-    from gradcorr.data.multitask import generate_multitask, multitask_attrs, write_multitask
+    from gradcorr.data.multitask import generate_multitask, multitask_attrs
 
     settings = {**settings, "seed": derive_seed(seed, "multitask-billboard")}
     data = generate_multitask(**settings)
-    write_multitask(out, data, multitask_attrs(**settings))
+    write_arrays(out, data, multitask_attrs(**settings))
     counts = {name: int(data[f"y_{name}"].shape[0]) for name in ("train", "valid", "test")}
     log.info("multi-task billboard: %s sequences, %d tasks, %s", counts, data["y_train"].shape[1], out)
 
