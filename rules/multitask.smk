@@ -40,7 +40,7 @@ rule multitask_encode:
     conda:
         "../envs/gradcorr.yaml"
     params:
-        settings={k: v for k, v in MULTITASK["encode"].items() if k != "table"},
+        settings=MULTITASK["encode"],
         table=MULTITASK_SOURCES,
         seed=config["seed"],
     script:

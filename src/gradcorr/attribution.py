@@ -214,8 +214,6 @@ def _member_heads(target: Target, output: str, probe: torch.Tensor, members: int
                 each = _transform(logits, output).view(len(logits), members, per)
                 return sum(_checked_scores(t(each[:, k]), len(logits)) for k in range(members))
             return score
-        if per == 1:
-            return lambda logits: _transform(logits, output).sum(1)
         return lambda logits: _transform(logits.view(len(logits), members, per)[:, :, t], output).sum(1)
 
     return _probed([head(t) for t in targets], targets, probe), stacked

@@ -70,13 +70,15 @@ def make_billboard(out: str | Path, settings: dict[str, Any], seed: int) -> None
 
 def make_encode(out: str | Path, peaks: list[str], metadata: list[str], genome: str | Path,
                 sources: dict[str, dict[str, str]], settings: dict[str, Any], seed: int) -> None:
-    """The ENCODE multi-task dataset: one peak file per cell type of `sources` (the table's rows, in order)."""
+    """The ENCODE multi-task dataset: one peak file per cell type of `sources` (the table's rows, in order);
+    `settings` is the config's multitask.encode (its `table` is what `sources` were read from)."""
     from gradcorr.data.accessibility import build_multitask_dataset, peak_assembly
 
     assembly = peak_assembly(metadata)  # peak files (bed), all on one assembly
     accessions = [row["accession"] for row in sources.values()]
+    options = {k: v for k, v in settings.items() if k != "table"}
     stats = build_multitask_dataset(peaks, list(sources), genome, out, accessions=accessions,
-                                    seed=derive_seed(seed, "multitask-encode"), **settings)
+                                    seed=derive_seed(seed, "multitask-encode"), **options)
     log.info("ENCODE multi-task dataset (%d cell types on %s): %s", len(sources), assembly, stats)
 
 
