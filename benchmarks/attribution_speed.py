@@ -1,7 +1,7 @@
 """Throughput of our attribution methods against captum's, on the same model, inputs and settings.
 
 Usage:
-    PYTHONPATH=src python benchmarks/attribution_speed.py [--threads T] [--n N] [--repeats R]
+    PYTHONPATH=src python benchmarks/attribution_speed.py [--threads T] [--n N] [--repeats R] [--compile]
 
 Methods (the paper's settings): saliency; integrated gradients, 20 steps (trapezoid rule, a random
 permutation of the positions as reference); SmoothGrad, 25 samples, sd 0.1; expected gradients, 10
@@ -16,7 +16,11 @@ Saliency runs on --n sequences, the other methods (20 to 200 model inputs per se
 also a warm-up); then the best setting of each side runs interleaved with the other's, `--repeats`
 times, and the table gives the medians. A timing repeats its call until it has run at least
 MIN_SECONDS, so that fast methods are timed over many calls. The machine may be shared: compare the
-two sides of a row (measured side by side), not rows of different runs.
+two sides of a row (measured side by side), not rows of different runs. The last column says whether
+a row meets issue 25's target (saliency >= 1.3x captum's Saliency, the others >= 2.5x captum's best).
+
+With --compile, a second table compares `attribute(..., compile=True)` with eager on the same setting:
+the first call's seconds (compiling included), then the steady rate of both, interleaved (medians).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ MIN_SECONDS = 0.25
 OUR_BATCH_SIZES = (128, 512, 2048)
 SETTINGS = {"integrated_gradients": {"steps": 20}, "smoothgrad": {"n_samples": 25, "noise_sd": 0.1},
             "expected_gradients": {"n_references": 10, "steps": 20}}
+TARGETS = {"saliency": 1.3, "integrated_gradients": 2.5, "smoothgrad": 2.5, "expected_gradients": 2.5}
 
 
 def machine_header(device: str = "cpu") -> str:
@@ -121,6 +126,7 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=["cnn_shallow", "cnn_deep"])
     parser.add_argument("--methods", nargs="+", default=["saliency", *SETTINGS])
     parser.add_argument("--verbose", action="store_true", help="also print every setting's tuning throughput")
+    parser.add_argument("--compile", action="store_true", help="also time compile=True against eager")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")  # captum: inputs that did not require grad, small internal batches
@@ -130,19 +136,55 @@ def main() -> None:
     x = torch.eye(4)[torch.randint(0, 4, (args.n, 200), generator=torch.Generator().manual_seed(0))]
     x = x.transpose(1, 2).contiguous()
     header = (f"{'model':12s} {'method':22s} {'ours':>9s} {'(batch_size)':>18s} {'captum best':>12s}  "
-              f"{'(setting)':30s} ratio")
+              f"{'(setting)':30s} ratio  target")
+    print(header)
+    print("-" * len(header))
+    best_batch: dict[tuple[str, str], int] = {}
+    for arch in args.archs:
+        torch.manual_seed(0)
+        model = build_model(arch, activation="exp", n_filters=24, kernel_size=19, input_length=200, alphabet=4).eval()
+        for method in args.methods:
+            row = compare(model, x if method == "saliency" else x[:args.n_multi], method, args.repeats)
+            target = TARGETS[method]
+            met = "met" if row["ratio"] >= target else "NOT met"
+            print(f"{arch:12s} {method:22s} {row['ours']:9.1f} {row['ours_setting']:>18s} {row['captum']:12.1f}  "
+                  f"{row['captum_setting']:30s} {row['ratio']:5.2f}  >={target} {met}", flush=True)
+            best_batch[arch, method] = int(str(row["ours_setting"]).split("=")[1])
+            if args.verbose:
+                for side, rates in row["tuning"].items():
+                    print("    tuning " + side + ": " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
+    if args.compile:
+        compare_compiled(args, x, best_batch)
+
+
+def compare_compiled(args: argparse.Namespace, x: torch.Tensor, best_batch: dict[tuple[str, str], int]) -> None:
+    """compile=True against eager, at our best batch_size of the first table: the first compiled call's seconds
+    (compiling included), then both steady rates, interleaved, medians of `repeats`."""
+    print()
+    header = (f"{'model':12s} {'method':22s} {'batch':>6s} {'1st call s':>10s} {'eager 1st s':>11s} "
+              f"{'compiled':>9s} {'eager':>9s} ratio")
     print(header)
     print("-" * len(header))
     for arch in args.archs:
         torch.manual_seed(0)
         model = build_model(arch, activation="exp", n_filters=24, kernel_size=19, input_length=200, alphabet=4).eval()
         for method in args.methods:
-            row = compare(model, x if method == "saliency" else x[:args.n_multi], method, args.repeats)
-            print(f"{arch:12s} {method:22s} {row['ours']:9.1f} {row['ours_setting']:>18s} {row['captum']:12.1f}  "
-                  f"{row['captum_setting']:30s} {row['ratio']:5.2f}", flush=True)
-            if args.verbose:
-                for side, rates in row["tuning"].items():
-                    print("    tuning " + side + ": " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
+            xs = x if method == "saliency" else x[:args.n_multi]
+            b = best_batch[arch, method]
+            calls = {flag: (lambda flag=flag: attribute(model, xs, method, batch_size=b, compile=flag,
+                                                        **SETTINGS.get(method, {}))) for flag in (True, False)}
+            first = {}
+            for flag, fn in calls.items():
+                start = time.perf_counter()
+                fn()
+                first[flag] = time.perf_counter() - start
+            runs: dict[bool, list[float]] = {True: [], False: []}
+            for r in range(args.repeats):
+                for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                    runs[flag].append(throughput(calls[flag], len(xs)))
+            comp, eager = statistics.median(runs[True]), statistics.median(runs[False])
+            print(f"{arch:12s} {method:22s} {b:6d} {first[True]:10.1f} {first[False]:11.1f} {comp:9.1f} {eager:9.1f} "
+                  f"{comp / eager:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

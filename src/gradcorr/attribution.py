@@ -16,6 +16,13 @@ and its draws, f(u_ik) is the same combination of W*x_i and W*(draws) plus b, so
 sequence and draw; and since sum_k w_k W^T g_ik = W^T (sum_k w_k g_ik), the gradient goes back through
 W once per sequence. Only the layers after the first run per input.
 
+On the CPU the passes run channels-last (`_ChannelsLast`: the same layers on (M, C, 1, L) tensors stored
+(length, channel)-major), for a folded `nn.Sequential` of convolutions, activations, max-pools, flattens and
+dense layers, or an ensemble module of them: oneDNN then convolves without reordering every input and
+output, about twice as fast for CNN-deep (same results up to float rounding); and an activation that a
+max-pool follows runs after the pool, on k times fewer values (max(f(u)) = f(max(u)) for increasing f, with
+the same gradient). With `compile=True` the passes go through `torch.compile` instead of running eagerly.
+
 What is explained (`target`) is one output column, several (one map each: a forward pass serves them all,
 each has its own backward pass, and all see the same draws), or a callable's score of the outputs. Each is a
 `Head` on the model's outputs.
@@ -42,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradcorr.baselines import dinuc_shuffle, permute_positions
-from gradcorr.models.architectures import fold_batchnorm
+from gradcorr.models.architectures import Exp, KerasFlatten, fold_batchnorm
 
 __all__ = ["METHODS", "OPTIONS", "OUTPUTS", "REFERENCES", "RULES", "Plan", "attribute", "attribute_members",
            "gradient_shap_draws", "iter_attribute_members", "path_rule", "random_draws"]
@@ -405,13 +412,17 @@ class _DrawStream:
 
     Chunks of model inputs ask for rows in increasing order, so the blocks are drawn in the same
     order (and shapes) whatever the chunking: batch_size cannot change the draws, and only the
-    blocks in use are held in memory.
+    blocks in use are held in memory. With `start`, the blocks before start's are drawn and discarded (under
+    a second per block of 10 references, against minutes to attribute it), so that a run over sequences
+    start.. gets the draws a full run gets for them.
     """
 
-    def __init__(self, draw: Draw, n_seq: int, seed: int):
+    def __init__(self, draw: Draw, n_seq: int, seed: int, start: int = 0):
         self.draw, self.n_seq = draw, n_seq
         self.generator = torch.Generator().manual_seed(seed)
-        self.start = 0  # first sequence held
+        self.start = start // DRAW_BLOCK * DRAW_BLOCK  # first sequence held, or to be drawn next
+        for b0 in range(0, self.start, DRAW_BLOCK):
+            draw(b0, min(b0 + DRAW_BLOCK, n_seq), self.generator)
         self.held: torch.Tensor | None = None
 
     def rows(self, i0: int, i1: int) -> torch.Tensor:
@@ -419,12 +430,12 @@ class _DrawStream:
         if i0 < self.start:
             raise RuntimeError("draws must be requested in increasing order")
         stop = self.start + (0 if self.held is None else len(self.held))
-        parts = [] if self.held is None else [self.held[i0 - self.start:]]
+        parts = [] if self.held is None else [self.held]
         while stop < i1:
             end = min(stop + DRAW_BLOCK, self.n_seq)
             parts.append(self.draw(stop, end, self.generator))
             stop = end
-        self.held = torch.cat(parts) if len(parts) > 1 else parts[0]
+        self.held = (torch.cat(parts) if len(parts) > 1 else parts[0])[i0 - self.start:]
         self.start = i0
         return self.held[: i1 - i0]
 
@@ -444,8 +455,13 @@ class _InputLayer:
     rest: Callable[[torch.Tensor], torch.Tensor]
 
     def hidden(self, u: torch.Tensor) -> torch.Tensor:
-        """W*u without the bias (linear in u), (M, K*F, L)."""
-        return F.conv1d(u, self.weight, None, padding=self.padding)
+        """W*u without the bias (linear in u), (M, K*F, L); on the CPU with (length, channel)-major strides, the
+        layout `_ChannelsLast` runs the next layers in (so that the mixed inputs need no reordering)."""
+        if self.weight.device.type != "cpu":
+            return F.conv1d(u, self.weight, None, padding=self.padding)
+        weight = self.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        u = u.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        return F.conv2d(u, weight, None, padding=(0, self.padding)).squeeze(2)
 
     def input_grad(self, g: torch.Tensor, length: int) -> torch.Tensor:
         """W^T g per member: (M, K*F, L) -> (M, K*A, L)."""
@@ -485,11 +501,168 @@ def _input_layer(model: nn.Module, members: int = 1) -> _InputLayer | None:
     return _InputLayer(weight, bias, int(padding), members, rest)
 
 
+class _ChannelsLast(nn.Module):
+    """The same function as a CNN (from layer `start` on), computed on (M, C, 1, L) channels-last tensors.
+
+    On the CPU, oneDNN convolutions run on (length, channel)-major data without reordering their inputs and
+    outputs on every call; that halves the time of a forward plus input-gradient pass of our CNNs (measured:
+    benchmarks/attribution_speed.py), and a Keras flatten becomes a view. The ops: ("conv", weight (O, I/g,
+    1, w), bias, padding, groups), ("relu",), ("exp",), ("pool", kernel, stride), ("keras_flatten",),
+    ("flatten",), ("linear", weight, bias) and, for an ensemble's members, ("dense", weight (K, O, I), bias
+    (K, O)) on (M, K, I); `members` > 1 flattens per member and returns (M, K * T). `_channels_last` builds
+    them with activations moved after the max-pools that follow them (`_pool_first`)."""
+
+    def __init__(self, ops: list[tuple[Any, ...]], members: int = 1):
+        super().__init__()
+        self.ops, self.members = ops, members
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        h = u.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        for op in self.ops:
+            kind = op[0]
+            if kind == "conv":
+                h = F.conv2d(h, op[1], op[2], padding=(0, op[3]), groups=op[4])
+            elif kind == "relu":
+                h = torch.relu(h)
+            elif kind == "exp":
+                h = torch.exp(h)
+            elif kind == "pool":
+                h = F.max_pool2d(h, (1, op[1]), (1, op[2]))
+            elif kind == "keras_flatten":  # (M, K*C, 1, L) -> (M, K, L*C): (length, channel) order per member
+                h = h.permute(0, 2, 3, 1)  # a view for channels-last data
+                if self.members == 1:
+                    h = h.flatten(1)
+                else:
+                    h = h.reshape(len(h), h.shape[2], self.members, -1).transpose(1, 2).flatten(2)
+            elif kind == "flatten":
+                h = h.squeeze(2).flatten(1)
+            elif kind == "linear":
+                h = F.linear(h, op[1], op[2])
+            else:  # "dense"
+                h = torch.einsum("bki,koi->bko", h, op[1]) + op[2]
+        h = h.squeeze(2) if h.dim() == 4 else h  # a convolution's outputs (M, C, L)
+        return h.flatten(1) if self.members > 1 else h
+
+
+def _channels_last(model: nn.Module, start: int = 0, members: int = 1) -> _ChannelsLast | None:
+    """`model`'s layers from `start` on as a `_ChannelsLast`: a folded `nn.Sequential` of Conv1d (stride and
+    dilation 1, zero or "same"/"valid" padding), ReLU, Exp, MaxPool1d (no padding), KerasFlatten, Flatten,
+    Linear, Dropout and Identity layers, or an eval-mode ensemble with `layers` specs (`models.ensemble.
+    EnsembleCNN`, BatchNorm folded); None for anything else (the model then runs as it is)."""
+    ops: list[tuple[Any, ...]] = []
+    with torch.no_grad():
+        if isinstance(model, nn.Sequential) and members == 1:
+            for layer in list(model)[start:]:
+                kind = type(layer)
+                if kind is nn.Conv1d:
+                    padding = _conv_padding(layer.padding, layer.kernel_size[0])
+                    if (padding is None or layer.stride[0] != 1 or layer.dilation[0] != 1
+                            or layer.padding_mode != "zeros"):
+                        return None
+                    ops.append(("conv", layer.weight.detach().unsqueeze(2).contiguous(
+                        memory_format=torch.channels_last), None if layer.bias is None else layer.bias.detach(),
+                        padding, layer.groups))
+                elif kind is nn.ReLU or kind is Exp:
+                    ops.append(("relu" if kind is nn.ReLU else "exp",))
+                elif kind is nn.MaxPool1d:
+                    if _pool_padding(layer) is None:
+                        return None
+                    ops.append(("pool", _single(layer.kernel_size), _single(layer.stride or layer.kernel_size)))
+                elif kind is KerasFlatten:
+                    ops.append(("keras_flatten",))
+                elif kind is nn.Flatten and layer.start_dim == 1 and layer.end_dim == -1:
+                    ops.append(("flatten",))
+                elif kind is nn.Linear:
+                    ops.append(("linear", layer.weight.detach(),
+                                None if layer.bias is None else layer.bias.detach()))
+                elif kind not in (nn.Dropout, nn.Identity):
+                    return None
+        elif hasattr(model, "layers") and hasattr(model, "kernel") and not model.training:
+            for kind, spec in model.layers[start:]:
+                if kind == "conv":
+                    padding = _conv_padding(spec["padding"], model.kernel(spec).shape[-1])
+                    if padding is None:
+                        return None
+                    w = model.kernel(spec).detach()
+                    ops.append(("conv", w.reshape(-1, *w.shape[2:]).unsqueeze(2).contiguous(
+                        memory_format=torch.channels_last), model.param(f"{spec['name']}_bias").detach().reshape(-1),
+                        padding, members))
+                elif kind in ("relu", "exp"):
+                    ops.append((kind,))
+                elif kind == "pool":
+                    ops.append(("pool", spec["kernel"], spec["kernel"]))
+                elif kind == "flatten":
+                    ops.append(("keras_flatten",))
+                elif kind == "linear":
+                    ops.append(("dense", model.param(f"{spec['name']}_weight").detach(),
+                                model.param(f"{spec['name']}_bias").detach()))
+                elif kind != "dropout":
+                    return None
+        else:
+            return None
+    return _ChannelsLast(_pool_first(ops), members) if ops else None
+
+
+def _pool_first(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The ops with every activation that a max-pool follows moved after the pool: max(f(u)) = f(max(u)) for an
+    increasing f (exp, ReLU), and the gradient goes to the same position (ReLU's zero at u <= 0 either way), so the
+    function and its input gradient are unchanged while the activation and its backward run on the pooled,
+    k times smaller tensor (CNN-shallow's first pool: 50 times)."""
+    ops = list(ops)
+    for i in range(len(ops) - 1):
+        if ops[i][0] in ("relu", "exp") and ops[i + 1][0] == "pool":
+            ops[i], ops[i + 1] = ops[i + 1], ops[i]
+    return ops
+
+
+def _conv_padding(padding: Any, width: int) -> int | None:
+    """A Conv1d's padding as one int per side; None for an uneven "same"."""
+    if padding == "same":
+        return (width - 1) // 2 if width % 2 else None
+    if padding == "valid":
+        return 0
+    return _single(padding)
+
+
+def _pool_padding(layer: nn.MaxPool1d) -> int | None:
+    """0 for a max-pool a channels-last 2-D pool computes alike (no padding or dilation, floor mode); else None."""
+    plain = (_single(layer.padding) == 0 and _single(layer.dilation) == 1 and not layer.ceil_mode
+             and not layer.return_indices)
+    return 0 if plain else None
+
+
+def _single(value: int | tuple[int, ...]) -> int:
+    return int(value[0]) if isinstance(value, tuple) else int(value)
+
+
+def _model_forward(model: nn.Module, layer: _InputLayer | None, device: torch.device, members: int,
+                   compile: bool, rows: int) -> Forward:
+    """What the engine runs per chunk: the model (or, with `layer`, its layers after the first), channels-last on
+    the CPU when `_channels_last` can express it; with `compile`, through `torch.compile` for chunks of `rows`
+    inputs, a smaller last chunk padded with zero rows so that a call compiles one shape (their scores are
+    dropped, so they add nothing to any gradient)."""
+    forward = _channels_last(model, 1 if layer is not None else 0, members) if device.type == "cpu" else None
+    if forward is None:
+        forward = layer.rest if layer is not None else model
+    if not compile:
+        return forward
+    compiled = torch.compile(forward, dynamic=False)
+
+    def padded(u: torch.Tensor) -> torch.Tensor:
+        if len(u) == rows:
+            return compiled(u)
+        return compiled(F.pad(u, (0, 0) * (u.dim() - 1) + (0, rows - len(u))))[: len(u)]
+
+    return padded
+
+
 def _iter_plan(forward: Forward, heads: Sequence[Head], x: torch.Tensor, plan: Plan, seed: int, batch_size: int,
                device: torch.device, members: int = 1, layer: _InputLayer | None = None,
-               block: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+               block: int | None = None, sequences: tuple[int, int] | None = None,
+               ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """(i0, i1, maps of sequences i0..i1-1 (i1 - i0, members, T, A, L)) for blocks of `block` sequences (all
-    in one block by default), T = len(heads): sum_k w_k grad(u_ik) of each head's score. The inputs go
+    in one block by default) from `sequences` = (s0, s1) (all by default; blocks start at s0, and the draws
+    are those of a full run), T = len(heads): sum_k w_k grad(u_ik) of each head's score. The inputs go
     through the model in chunks of at most max(1, batch_size // members) (a chunk spans many sequences, or
     part of one, never two blocks).
 
@@ -501,12 +674,13 @@ def _iter_plan(forward: Forward, heads: Sequence[Head], x: torch.Tensor, plan: P
     """
     n_seq, k_per = len(x), len(plan.weights)
     chunk = max(1, batch_size // members)
-    draws = _DrawStream(plan.draw, n_seq, seed) if plan.draw is not None else None
+    s0, s1 = sequences or (0, n_seq)
+    draws = _DrawStream(plan.draw, n_seq, seed, s0) if plan.draw is not None else None
     weights = plan.weights.to(device)
     shape = x.shape[1:]
     block = block or max(n_seq, 1)
-    for b0 in range(0, n_seq, block):
-        b1 = min(b0 + block, n_seq)
+    for b0 in range(s0, s1, block):
+        b1 = min(b0 + block, s1)
         total = torch.zeros((b1 - b0, members, len(heads), *shape), dtype=torch.float64 if k_per > 1 else x.dtype,
                             device=device)
         for start in range(b0 * k_per, b1 * k_per, chunk):
@@ -543,9 +717,14 @@ def _mix(plan: Plan, xs: torch.Tensor, extra: torch.Tensor | None, row: torch.Te
     if extra is not None:
         used, where = torch.unique(row * extra.shape[1] + plan.slot(k), return_inverse=True)
         drawn = layer.hidden(extra.flatten(0, 1)[used])
-        drawn = (drawn + bias if plan.draws_are_inputs else drawn).index_select(0, where)
+        drawn = _rows(drawn + bias if plan.draws_are_inputs else drawn, where)
     hx = layer.hidden(xs) + bias
-    return plan.mix(hx if k_per == 1 else hx.index_select(0, row), drawn, k)
+    return plan.mix(hx if k_per == 1 else _rows(hx, row), drawn, k)
+
+
+def _rows(h: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """h[index] for (M, C, L) first-layer images, keeping their (length, channel)-major strides."""
+    return h.transpose(1, 2).index_select(0, index).transpose(1, 2)
 
 
 def _run_plan(forward: Forward, heads: Sequence[Head], x: torch.Tensor, plan: Plan, seed: int, batch_size: int,
@@ -621,7 +800,7 @@ def _check_int(name: str, value: Any, minimum: int | None) -> None:
 
 
 def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "saliency", *,
-              output: str = "sigmoid", target: Target = 0, batch_size: int = 256,
+              output: str = "sigmoid", target: Target = 0, batch_size: int = 256, compile: bool = False,
               **options: Any) -> np.ndarray | torch.Tensor:
     """Raw, gradient-like attribution maps of a model, uncorrected.
 
@@ -655,7 +834,8 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     require no gradient (only input gradients are needed); its mode and flags are restored. An
     `nn.Sequential` runs as a BatchNorm-folded copy (`models.architectures.fold_batchnorm`), and its first
     convolution once per sequence and draw (see the module docstring); both are exact up to float
-    rounding. One probe forward pass of a single input finds the number of outputs (to check the target).
+    rounding. On the CPU such a model runs channels-last (see the module docstring). One probe forward pass
+    of a single input finds the number of outputs (to check the target).
 
     Parameters
     ----------
@@ -678,6 +858,11 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
         an empty sequence, or a callable's wrong shape or dtype.
     batch_size : int, default 256
         The most model inputs in one forward/backward pass.
+    compile : bool, default False
+        Run the model's passes through `torch.compile` (compiled once per call, for one chunk shape: a smaller
+        last chunk is padded). Compiling takes tens of seconds on a CPU, so it pays only on long runs;
+        `benchmarks/attribution_speed.py --compile` measures both. The maps agree with eager ones to float
+        rounding.
     **options
         The method's options, above; unknown ones raise ValueError.
 
@@ -692,18 +877,21 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, method: str = "sal
     model = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
     with _inference_setup(model) as device:
         with torch.no_grad():
-            probe = model(torch.zeros((1, *x_t.shape[1:]), dtype=x_t.dtype, device=device))
+            # channels-last when it can: a single input through the plain layers takes oneDNN's slow path
+            fast = _channels_last(model) if device.type == "cpu" else None
+            probe = (fast or model)(torch.zeros((1, *x_t.shape[1:]), dtype=x_t.dtype, device=device))
         heads, stacked = _target_heads(target, output, probe)
         layer = _input_layer(model) if len(plan.weights) > 1 else None
-        maps = _run_plan(layer.rest if layer is not None else model, heads, x_t, plan, seed, batch_size, device,
-                         layer=layer)
+        forward = _model_forward(model, layer, device, 1, compile, min(batch_size, len(x_t) * len(plan.weights)))
+        maps = _run_plan(forward, heads, x_t, plan, seed, batch_size, device, layer=layer)
         out = (maps[:, 0] if stacked else maps[:, 0, 0]).to(x_t.device)
     return out if isinstance(x, torch.Tensor) else out.numpy()
 
 
 def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
                       method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
-                      target: Target = 0, batch_size: int = 256, **options: Any) -> np.ndarray | torch.Tensor:
+                      target: Target = 0, batch_size: int = 256, compile: bool = False,
+                      **options: Any) -> np.ndarray | torch.Tensor:
     """Raw maps of every member of an ensemble, in one batched pass per chunk.
 
     The result is what `attribute` gives for each member alone with the same method, options, target
@@ -732,6 +920,8 @@ def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray 
         and returns (M,) (called once per member).
     batch_size : int, default 256
         Counts member-inputs: a pass holds at most max(1, batch_size // members) inputs.
+    compile : bool, default False
+        As in `attribute`.
     **options
         The method's options, as in `attribute`.
 
@@ -741,7 +931,8 @@ def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray 
         The same kind and dtype as `attribute` returns.
     """
     blocks = [maps for _, _, maps in iter_attribute_members(model, x, method, members=members, output=output,
-                                                             target=target, batch_size=batch_size, **options)]
+                                                             target=target, batch_size=batch_size, compile=compile,
+                                                             **options)]
     if not blocks:
         n_members = members if isinstance(model, nn.Module) else len(model)
         targets, stacked = _target_list(target)
@@ -754,7 +945,9 @@ def attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray 
 
 def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.ndarray | torch.Tensor,
                            method: str = "saliency", *, members: int | None = None, output: str = "sigmoid",
-                           target: Target = 0, batch_size: int = 256, block: int | None = None,
+                           target: Target = 0, batch_size: int = 256, compile: bool = False,
+                           block: int | None = None,
+                           sequences: tuple[int, int] | None = None,
                            **options: Any) -> Iterator[tuple[int, int, np.ndarray | torch.Tensor]]:
     """`attribute_members` in blocks of sequences, for streaming the maps to disk.
 
@@ -763,10 +956,14 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
 
     Parameters
     ----------
-    model, x, method, members, output, target, batch_size, **options
+    model, x, method, members, output, target, batch_size, compile, **options
         As in `attribute_members`.
     block : int, optional
         Sequences per block (default STREAM_BLOCK).
+    sequences : (int, int), optional
+        Only the blocks of sequences s0..s1-1 of x (all by default): s0 a multiple of `block`, s1 one or N.
+        Their maps are the bytes the full call yields for them, whatever the range (same blocks, same
+        chunks, and the draws of earlier sequences made and discarded); x is still all N sequences.
 
     Yields
     ------
@@ -777,6 +974,10 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
     """
     block = STREAM_BLOCK if block is None else block
     _check_int("block", block, 1)
+    s0, s1 = (0, len(x)) if sequences is None else sequences
+    if not (0 <= s0 <= s1 <= len(x) and s0 % block == 0 and (s1 % block == 0 or s1 == len(x))):
+        raise ValueError(f"sequences must be (s0, s1) with 0 <= s0 <= s1 <= N = {len(x)}, s0 a multiple of block "
+                         f"= {block} and s1 one or N; got {sequences!r}")
     if not isinstance(model, nn.Module):
         from gradcorr.models.ensemble import inference_ensemble  # the engine imports training; keep this light
 
@@ -794,8 +995,10 @@ def iter_attribute_members(model: nn.Module | Sequence[nn.Sequential], x: np.nda
         probe = _check_ensemble(model, members, x_t, device)
         heads, stacked = _member_heads(target, output, probe, members)
         layer = _input_layer(model, members) if len(plan.weights) > 1 else None
-        forward = layer.rest if layer is not None else model
-        for i0, i1, maps in _iter_plan(forward, heads, x_t, plan, seed, batch_size, device, members, layer, block):
+        rows = min(max(1, batch_size // members), block * len(plan.weights), max(1, s1 - s0) * len(plan.weights))
+        forward = _model_forward(model, layer, device, members, compile, rows)
+        for i0, i1, maps in _iter_plan(forward, heads, x_t, plan, seed, batch_size, device, members, layer, block,
+                                       (s0, s1)):
             maps = (maps if stacked else maps[:, :, 0]).to(x_t.device)
             yield i0, i1, maps if isinstance(x, torch.Tensor) else maps.numpy()
 
