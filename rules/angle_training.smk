@@ -54,6 +54,7 @@ rule angle_training_train:
         variant=variant_settings,
         models=config["models"],
         training=ANGLE_TRAINING,
+        compile=config["compile"],
         engine=config["ensemble_engine"],
         group=config["engine_group"],
         seed=config["seed"],

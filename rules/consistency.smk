@@ -47,6 +47,7 @@ rule consistency_train:
         combo=combo_settings,
         width=CONSISTENCY_CONFIG["width"],
         training=CONSISTENCY_TRAINING,
+        compile=config["compile"],
         regularizer=CONSISTENCY_CONFIG["regularizer"],
         engine=config["ensemble_engine"],
         group=config["engine_group"],

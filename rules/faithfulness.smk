@@ -68,6 +68,7 @@ rule faithfulness_train:
         strengths=FAITHFULNESS_CONFIG["strengths"],
         architecture=lambda wildcards: FAITHFULNESS_CONFIG["architecture"][wildcards.net],
         training=FAITHFULNESS_TRAINING,
+        compile=config["compile"],
         engine=config["ensemble_engine"],
         seed=config["seed"],
         device=config["device"],

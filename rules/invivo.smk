@@ -82,6 +82,7 @@ rule invivo_train:
         invivo=INVIVO_CONFIG,
         kernel_size=config["models"]["kernel_size"],
         training=config["training"],
+        compile=config["compile"],
         engine=config["ensemble_engine"],
         group=config["engine_group"],
         seed=config["seed"],

@@ -66,6 +66,7 @@ rule multitask_train:
     params:
         model=MULTITASK["model"],
         training=MULTITASK_TRAINING,
+        compile=config["compile"],
         seed=config["seed"],
         device=config["device"],
     script:

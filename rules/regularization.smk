@@ -62,6 +62,7 @@ rule regularization_train:
         combination=regularization_settings,
         trials=list(range(REGULARIZATION_CONFIG["trials"])),
         training=REGULARIZATION_TRAINING,
+        compile=config["compile"],
         monitor={
             **{key: REGULARIZATION_CONFIG[key] for key in ("n_positive", "valid_positive", "snr_top_k")},
             "batch_size": config["evaluation"]["batch_size"],

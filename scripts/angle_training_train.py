@@ -10,6 +10,7 @@ setup_logging(snakemake.log[0])
 train_arm_models(
     snakemake.input.data, list(zip(snakemake.output.models, snakemake.output.histories)),
     **snakemake.params.variant, trials=snakemake.params.trials, models=snakemake.params.models,
-    training=snakemake.params.training, seed=snakemake.params.seed, engine=snakemake.params.engine,
+    training={**snakemake.params.training, "compile": snakemake.params.compile},
+    seed=snakemake.params.seed, engine=snakemake.params.engine,
     group=snakemake.params.group, device=snakemake.params.device, threads=snakemake.threads,
 )

@@ -10,7 +10,9 @@ setup_logging(snakemake.log[0])
 train_consistency_models(
     snakemake.input.data, list(zip(snakemake.output.models, snakemake.output.histories)),
     name=snakemake.wildcards.combo, **snakemake.params.combo, trials=snakemake.params.trials,
-    width=snakemake.params.width, training=snakemake.params.training, regularizer_settings=snakemake.params.regularizer,
+    width=snakemake.params.width,
+    training={**snakemake.params.training, "compile": snakemake.params.compile},
+    regularizer_settings=snakemake.params.regularizer,
     seed=snakemake.params.seed,
     engine=snakemake.params.engine, group=snakemake.params.group, device=snakemake.params.device,
     threads=snakemake.threads,

@@ -11,6 +11,8 @@ p = snakemake.params
 train_regime_models(
     snakemake.input.data, list(zip(snakemake.output.models, snakemake.output.histories)), dataset=p.dataset,
     model_type=snakemake.wildcards.model_type, regime=snakemake.wildcards.regime, trials=p.trials, models=p.models,
-    regularizers=p.regularizers, training=p.training, seed=p.seed, engine=p.engine, group=p.group, device=p.device,
+    regularizers=p.regularizers,
+    training={**p.training, "compile": p.compile},
+    seed=p.seed, engine=p.engine, group=p.group, device=p.device,
     threads=snakemake.threads,
 )

@@ -12,6 +12,8 @@ train_faithfulness_models(
     snakemake.input.data, list(zip(snakemake.output.models, snakemake.output.best, snakemake.output.histories)),
     task=w.task, net=w.net,
     setting=w.setting, trials=snakemake.params.trials, strengths=snakemake.params.strengths,
-    architecture=snakemake.params.architecture, training=snakemake.params.training, seed=snakemake.params.seed,
+    architecture=snakemake.params.architecture,
+    training={**snakemake.params.training, "compile": snakemake.params.compile},
+    seed=snakemake.params.seed,
     engine=snakemake.params.engine, device=snakemake.params.device, threads=snakemake.threads,
 )

@@ -11,7 +11,8 @@ train_invivo_models(
     snakemake.input.data, list(zip(snakemake.output.models, snakemake.output.histories)),
     tf=snakemake.wildcards.tf, arch=snakemake.wildcards.arch, activation=snakemake.wildcards.activation,
     members=snakemake.params.members, invivo=snakemake.params.invivo, kernel_size=snakemake.params.kernel_size,
-    training=snakemake.params.training, seed=snakemake.params.seed, engine=snakemake.params.engine,
+    training={**snakemake.params.training, "compile": snakemake.params.compile},
+    seed=snakemake.params.seed, engine=snakemake.params.engine,
     group=snakemake.params.group,
     device=snakemake.params.device, threads=snakemake.threads,
 )

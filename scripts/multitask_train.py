@@ -9,5 +9,7 @@ from gradcorr.workflow.runtime import setup_logging  # noqa: E402
 setup_logging(snakemake.log[0])
 p, w = snakemake.params, snakemake.wildcards
 train_model(snakemake.input.data, snakemake.output.model, snakemake.output.history, activation=w.activation,
-            trial=int(w.trial), model=p.model, training=p.training, seed=p.seed, device=p.device,
+            trial=int(w.trial), model=p.model,
+            training={**p.training, "compile": p.compile},
+            seed=p.seed, device=p.device,
             threads=snakemake.threads)

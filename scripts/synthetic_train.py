@@ -10,7 +10,9 @@ setup_logging(snakemake.log[0])
 train_synthetic_models(
     snakemake.input.data, list(zip(snakemake.output.models, snakemake.output.histories)),
     arch=snakemake.wildcards.arch, activation=snakemake.wildcards.activation, trials=snakemake.params.trials,
-    models=snakemake.params.models, training=snakemake.params.training, seed=snakemake.params.seed,
+    models=snakemake.params.models,
+    training={**snakemake.params.training, "compile": snakemake.params.compile},
+    seed=snakemake.params.seed,
     engine=snakemake.params.engine, group=snakemake.params.group, device=snakemake.params.device,
     threads=snakemake.threads,
 )

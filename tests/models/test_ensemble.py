@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 import torch
 
-from gradcorr.models.architectures import build_model
+from gradcorr.models.architectures import KerasFlatten, build_model
 from gradcorr.models.checkpoint import load_model, save_model
 from gradcorr.models.ensemble import EnsembleCNN, predict_members, replicate, train_ensemble
 from gradcorr.models.regularizers import RegularizerConfig
@@ -362,3 +362,49 @@ def test_members_must_share_their_number_of_outputs_and_train_with_one():
     y = torch.randint(0, 2, (20, 1)).float()
     with pytest.raises(ValueError, match="members of one output.*3 outputs"):
         train_ensemble(_bassets([4, 4], [6, 6], [3, 3]), x, y, x, y, [TrainConfig(seed=0), TrainConfig(seed=1)])
+
+
+def test_masks_drawn_beforehand_are_the_masks_a_forward_draws(float64):
+    """`draw_masks` draws from the members' generators what a training forward draws itself (the compiled path
+    passes them in), in order and shape, padded channels dropped; shapes are read without touching BatchNorm."""
+    members = _members("cnn_deep", "exp", [6, 10], [1, 2])
+    x = replicate(_data(8, 0)[0], 2)
+    model, twin = EnsembleCNN(copy.deepcopy(members)).train(), EnsembleCNN(copy.deepcopy(members)).train()
+    model.generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
+    twin.generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
+    masks = model.draw_masks(x)
+    assert [m.dtype for m in masks] == [torch.bool] * 5 and not masks[0][:, 0, 6:].any()
+    for key, value in twin.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+    assert torch.equal(model(x, masks=masks), twin(x))
+    assert not torch.equal(model(x, masks=model.draw_masks(x)), model(x, masks=masks))  # the next draw differs
+
+
+def _tiny_cnn(seed: int, width: int) -> torch.nn.Sequential:
+    """Every kind of layer of a CNN here (convolution, BatchNorm, dropout, pooling, dense) on inputs (N, 4, 100), small
+    enough to compile in seconds; no bias before BatchNorm (its true gradient is 0: Adam steps on its rounding)."""
+    nn = torch.nn
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv1d(4, width, 5, padding="same", bias=False), nn.BatchNorm1d(width), nn.ReLU(),
+                         nn.Dropout(0.2), nn.MaxPool1d(4), KerasFlatten(), nn.Linear(25 * width, 8, bias=False),
+                         nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 1))
+
+
+def test_compiled_engine_trains_as_the_eager_engine(float64):
+    """`compile=True` trains each member (of different widths: padded) as the eager engine does, in float64 to
+    rounding; a partial last batch runs eagerly. Hidden layers without a bias (see the single-model test)."""
+    x, y = _data(80, 0, length=100)  # batches of 32, 32 and 16
+    xv, yv = _data(40, 1, length=100)
+    seeds = [11, 12]
+    configs = [TrainConfig(max_epochs=2, batch_size=32, seed=s, log_every=0) for s in seeds]
+    members = [_tiny_cnn(seed, width) for width, seed in zip([4, 6], seeds)]
+    eager, eager_histories = train_ensemble(copy.deepcopy(members), x, y, xv, yv, configs)
+    compiled, compiled_histories = train_ensemble(copy.deepcopy(members), x, y, xv, yv, configs, compile=True)
+    for ours, theirs in zip(compiled_histories, eager_histories, strict=True):
+        for row, expected in zip(ours, theirs, strict=True):
+            assert row["loss"] == pytest.approx(expected["loss"], rel=1e-9)
+    for a, b, initial in zip(compiled, eager, members):
+        for key, value in b.state_dict().items():
+            torch.testing.assert_close(a.state_dict()[key], value, rtol=1e-7, atol=1e-9)
+        assert any(float((value - initial.state_dict()[key]).abs().max()) > 1e-3
+                   for key, value in b.state_dict().items() if value.is_floating_point())

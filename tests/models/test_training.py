@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from gradcorr.data.synthetic import generate_billboard
-from gradcorr.models.architectures import build_model, l2_penalty, reinitialize
+from gradcorr.models.architectures import KerasFlatten, build_model, l2_penalty, reinitialize
 from gradcorr.models.training import (
     RESTART_SEED_OFFSET,
     KerasSchedule,
@@ -19,6 +19,8 @@ from gradcorr.models.training import (
     Phase,
     TrainConfig,
     check_phases,
+    dropout_masks,
+    masked_forward,
     phase_starting,
     predict,
     set_dropout,
@@ -551,3 +553,64 @@ def test_labels_must_have_one_column_per_output():
         train(_consistency(), nn.functional.pad(x, (50, 50)), y, nn.functional.pad(x, (50, 50)), y[:, :1], config)
     with pytest.raises(ValueError, match="y_train has 39 rows but there are 40 sequences"):
         train(_small_multitask(), x, y[:39], x, y, config)
+
+
+def _onehot(n: int, length: int, seed: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, length), generator=g), 4).to(dtype).transpose(1, 2)
+    return x, torch.randint(0, 2, (n, 1), generator=g).to(dtype)
+
+
+def test_drawn_dropout_masks_are_the_masks_nn_dropout_draws():
+    """`dropout_masks` draws from the global generator what the model's nn.Dropout layers draw in a forward, in
+    order, and `masked_forward` with them is that forward; drawing the shapes leaves BatchNorm as it was."""
+    torch.manual_seed(0)
+    model = build_model("cnn_deep", activation="exp", n_filters=4, kernel_size=5, input_length=48).train()
+    x, _ = _onehot(16, 48, 1, torch.float32)
+    before = copy.deepcopy(model)
+    torch.manual_seed(5)
+    masks = dropout_masks(model, x)
+    assert [m.dtype for m in masks] == [torch.bool] * 5 and [m.shape[0] for m in masks] == [16] * 5
+    for key, value in before.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+    ours = masked_forward(model, x, masks)
+    torch.manual_seed(5)
+    assert torch.equal(ours, before(x))
+    torch.manual_seed(6)
+    assert not torch.equal(masked_forward(copy.deepcopy(before), x, dropout_masks(before, x)), ours)
+    assert dropout_masks(model.eval(), x) == []
+
+
+def tiny_cnn(seed: int, width: int = 4) -> nn.Sequential:
+    """A CNN of inputs (N, 4, 64) with every kind of layer a CNN here has (convolution, BatchNorm, dropout,
+    pooling, dense), small enough to compile in seconds; no bias before BatchNorm (see below)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv1d(4, width, 5, padding="same", bias=False), nn.BatchNorm1d(width), nn.ReLU(),
+                         nn.Dropout(0.2), nn.MaxPool1d(4), KerasFlatten(), nn.Linear(16 * width, 8, bias=False),
+                         nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 1))
+
+
+def test_compiled_training_equals_eager_training():
+    """`compile=True` (a tiny CNN: BatchNorm, dropout, pooling, dense) trains as eager training does, in float64
+    to rounding: the losses and validation scores of each epoch, the trained weights; a partial last batch runs
+    eagerly. The compiler really ran (dynamo captured a graph). No bias before BatchNorm: its true gradient is 0,
+    and Adam turns the rounding of that 0 into steps of the learning rate's size."""
+    from torch._dynamo.utils import counters
+
+    x, y = _onehot(80, 64, 0, torch.float64)  # batches of 32, 32 and 16
+    xv, yv = _onehot(40, 64, 1, torch.float64)
+    initial = tiny_cnn(2).double()
+    config = TrainConfig(max_epochs=2, batch_size=32, seed=3, log_every=0)
+    eager, eager_history = train(copy.deepcopy(initial), x, y, xv, yv, config)
+    graphs = counters["stats"]["unique_graphs"]
+    compiled, compiled_history = train(copy.deepcopy(initial), x, y, xv, yv, config, compile=True)
+    assert counters["stats"]["unique_graphs"] >= graphs + 1  # the loss
+    for ours, theirs in zip(compiled_history, eager_history, strict=True):
+        for key in ("loss", "val_loss", "val_auroc"):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-9), key
+    moved = 0.0
+    for key, value in eager.state_dict().items():
+        torch.testing.assert_close(compiled.state_dict()[key], value, rtol=1e-7, atol=1e-9)
+        if value.is_floating_point():
+            moved = max(moved, float((value - initial.state_dict()[key]).abs().max()))
+    assert moved > 1e-3  # training changed the weights

@@ -6,7 +6,8 @@ import logging
 import pytest
 import torch
 
-from gradcorr.workflow.runtime import derive_seed, pick_device, setup_logging
+from gradcorr.workflow import runtime
+from gradcorr.workflow.runtime import derive_seed, pick_device, resolve_compile, setup_logging
 
 
 def test_derived_seeds_are_stable_distinct_and_31_bit():
@@ -54,3 +55,37 @@ def test_setup_logging_writes_the_rules_log_file(tmp_path):
         handler.flush()
     assert "INFO gradcorr.test: epoch 1/2" in path.read_text()
     setup_logging()  # back to stderr only, for the tests that follow
+
+
+def test_resolve_compile_follows_the_setting_and_the_toolchain(monkeypatch, caplog):
+    """auto compiles only where inductor finds its compiler, and says so once when it does not; on without one is
+    an error naming the cause; off never looks; an unknown value names the choices."""
+    found, missing = (lambda device: None), (lambda device: "no C++ compiler for inductor (stand-in)")
+    assert resolve_compile("auto", compiler_check=found) and resolve_compile("on", compiler_check=found)
+    with caplog.at_level(logging.INFO, logger="gradcorr.workflow.runtime"):
+        assert not resolve_compile("auto", compiler_check=missing)
+    assert caplog.text.count("training eagerly (no C++ compiler") == 1
+    with pytest.raises(RuntimeError, match="compile: on .*no C\\+\\+ compiler"):
+        resolve_compile("on", compiler_check=missing)
+    assert not resolve_compile("off", compiler_check=lambda device: pytest.fail("off must not check"))
+    # auto: only jobs long enough to repay compiling, and not the ensemble engine on a CPU (measured slower)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gradcorr.workflow.runtime"):
+        assert not resolve_compile("auto", steps=runtime.AUTO_MIN_STEPS - 1, compiler_check=found)
+        assert not resolve_compile("auto", steps=runtime.AUTO_MIN_STEPS, ensemble=True, compiler_check=found)
+    assert "fewer than the" in caplog.text and "ensemble engine compiled is slower" in caplog.text
+    assert resolve_compile("auto", steps=runtime.AUTO_MIN_STEPS, compiler_check=found)
+    assert resolve_compile("auto", "cuda", steps=runtime.AUTO_MIN_STEPS, ensemble=True, compiler_check=found)
+    assert resolve_compile("on", steps=1, ensemble=True, compiler_check=found)
+    assert resolve_compile(True, compiler_check=found) and not resolve_compile(False)  # YAML's unquoted on / off
+    with pytest.raises(ValueError, match="unknown compile setting 'yes'.*'auto', 'on', 'off'"):
+        resolve_compile("yes")
+    # the real check: inductor's own compiler search, which fails when it finds no compiler
+    from torch._inductor import cpp_builder
+
+    def no_compiler() -> str:
+        raise RuntimeError("Failed to find a working C++ compiler")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    assert "no C++ compiler" in runtime.compiler_toolchain("cpu")
+    assert not resolve_compile("auto")

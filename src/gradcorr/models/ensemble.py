@@ -87,6 +87,19 @@ def _raw(layer: nn.Module, name: str) -> torch.Tensor:
     return layer.parametrizations.weight.original if name == "weight" and _zero_mean(layer) else getattr(layer, name)
 
 
+def member_mask(generators: Sequence[torch.Generator], shape: Sequence[int], p: float, widths: Sequence[int],
+                device: torch.device | str) -> torch.Tensor:
+    """Dropout masks (bool, True: kept) of shape (B, K, ...), member k's drawn from generators[k] over its
+    `widths[k]` real channels, in the order and shape `nn.Dropout` draws a mask for the member alone (bernoulli_;
+    a bool tensor takes the same draws as a float one, at less cost), so masks equal those of single training on
+    the CPU; padded channels get False. `_dropout` scales the kept entries by 1 / (1 - p), as `nn.Dropout`."""
+    noise = torch.zeros(tuple(shape), dtype=torch.bool, device=device)
+    for m, g in enumerate(generators):
+        part = (shape[0], widths[m], *shape[3:])
+        noise[:, m, : widths[m]] = torch.empty(part, dtype=torch.bool, device=device).bernoulli_(1 - p, generator=g)
+    return noise
+
+
 class EnsembleCNN(nn.Module):
     """K members of one CNN as one module: input (B, K*A, L), member k reading channels k*A:(k+1)*A;
     output logits (B, K * T) for members of T outputs each (all members alike), member k's in columns
@@ -102,6 +115,7 @@ class EnsembleCNN(nn.Module):
         self.members = len(members)
         self.layers: list[tuple[str, dict]] = []
         self.generators: list[torch.Generator] | None = None  # per-member dropout generators (training)
+        self.shapes: list[tuple[tuple[int, ...], float, list[int]]] | None = None  # dropout shapes (draw_masks)
         # a dense layer reading a flattened (length, channels) input of members of different channel widths:
         # layer name -> (length, padded width); its kernel is stacked with each position's channels padded
         self.spread: dict[str, tuple[int, int]] = {}
@@ -185,12 +199,14 @@ class EnsembleCNN(nn.Module):
         w = self.param(f"{spec['name']}_weight")
         return w - w.mean(dim=2, keepdim=True) if spec.get("zero_mean") else w
 
-    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, start: int = 0, masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Logits (B, K * T) of input (B, K*A, L), member k's T outputs in columns k*T:(k+1)*T (T = 1: column
         k); or, with `start`, of the output of layers[:start] (a conv block's output: dense layers are not
-        entry points)."""
+        entry points). `masks` (training, from `draw_masks`) are the dropout masks, one per dropout layer in
+        order, drawn beforehand so that a compiled forward takes them as inputs."""
         k = self.members
         h, dense = x, False
+        masks = list(masks) if masks is not None else None
         for kind, spec in self.layers[start:]:
             if kind == "conv":
                 w, b = self.kernel(spec), self.param(f"{spec['name']}_bias")
@@ -208,7 +224,8 @@ class EnsembleCNN(nn.Module):
             elif kind == "exp":
                 h = torch.exp(h)
             elif kind == "dropout":
-                h = self._dropout(h, spec["p"], spec["widths"], dense)
+                drawn = masks.pop(0) if masks and self.training and spec["p"] else None
+                h = self._dropout(h, spec["p"], spec["widths"], dense, drawn)
             elif kind == "pool":
                 h = F.max_pool1d(h, spec["kernel"])
             elif kind == "flatten":  # (B, K*C, L) -> (B, K, L*C), Keras' (length, channels) order per member
@@ -228,20 +245,41 @@ class EnsembleCNN(nn.Module):
         w, b = self.kernel(spec), self.param(f"{spec['name']}_bias")
         return w.reshape(-1, *w.shape[2:]), b.reshape(-1), spec["padding"]
 
-    def _dropout(self, h: torch.Tensor, p: float, widths: list[int], dense: bool) -> torch.Tensor:
-        """Dropout with member k's mask drawn from member k's generator over its `widths[k]` real channels, in
-        the order and shape `nn.Dropout` draws it for the member alone (so masks equal those of single training
-        on the CPU)."""
+    def _dropout(self, h: torch.Tensor, p: float, widths: list[int], dense: bool,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Dropout with member k's mask drawn from member k's generator over its `widths[k]` real channels
+        (`member_mask`), or with the given `mask` (drawn beforehand by `draw_masks`); while `shapes` records,
+        only the shape a mask takes is noted."""
+        per = h if dense else h.reshape(h.shape[0], self.members, -1, h.shape[-1])  # (B, K, F) or (B, K, C, L)
+        if self.shapes is not None and p != 0:
+            self.shapes.append((tuple(per.shape), p, widths))
+            return h
         if not self.training or p == 0:
             return h
+        if mask is None:
+            if self.generators is None:
+                return F.dropout(h, p, True)
+            mask = member_mask(self.generators, per.shape, p, widths, h.device)
+        return (per * mask.to(h.dtype).div(1 - p)).reshape(h.shape)
+
+    def draw_masks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The dropout masks a training forward of input `x` uses, drawn now from the members' generators in the
+        order the forward would draw them (so a forward with them equals one that draws its own)."""
         if self.generators is None:
-            return F.dropout(h, p, True)
-        per = h if dense else h.reshape(h.shape[0], self.members, -1, h.shape[-1])  # (B, K, F) or (B, K, C, L)
-        noise = torch.zeros(per.shape, dtype=h.dtype, device=h.device)
-        for m, g in enumerate(self.generators):
-            shape = (per.shape[0], widths[m], *per.shape[3:])
-            noise[:, m, : widths[m]] = torch.empty(shape, dtype=h.dtype, device=h.device).bernoulli_(1 - p, generator=g)
-        return (per * noise.div_(1 - p)).reshape(h.shape)
+            raise ValueError("draw_masks needs the members' generators (set by train_ensemble)")
+        if not self.training:
+            return []
+        self.shapes = []  # recorded by a forward of one sequence in inference mode (BatchNorm statistics unchanged)
+        try:
+            self.eval()
+            with torch.no_grad():
+                self(x[:1])
+            found = self.shapes
+        finally:
+            self.shapes = None
+            self.train()
+        return [member_mask(self.generators, (len(x), *shape[1:]), p, widths, x.device)
+                for shape, p, widths in found]
 
     def set_dropout(self, rate: float) -> None:
         """Set every dropout before the dense head to `rate` (`training.set_dropout` for the members)."""
@@ -385,7 +423,7 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
                    x_valid: torch.Tensor, y_valid: torch.Tensor, configs: Sequence[TrainConfig],
                    device: torch.device | str = "cpu", names: Sequence[str] | None = None,
                    group: int | None = None, keep_going: bool = False, hooks: Sequence[EpochHook] = (),
-                   keep_last: bool = False,
+                   keep_last: bool = False, compile: bool = False,
                    ) -> (tuple[list[nn.Sequential | None], list[list[dict]]]
                          | tuple[list[nn.Sequential | None], list[list[dict]], list[nn.Sequential | None]]):
     """Train every member as `training.train` would alone (config k's seed for its data order and dropout);
@@ -404,12 +442,21 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
 
     Members must have one output (one binary label per sequence): ValueError for members of several
     outputs, which the engine cannot train (train them one at a time with `training.train`).
+
+    `compile` runs each full batch's loss (forward, and so backward) through torch.compile (inductor), once per
+    group and batch shape; the last, partial batch of an epoch runs eagerly (no second compilation; padding it
+    would change BatchNorm's batch statistics), as do the Adam step (compiled: 3-6% faster alone, nothing more
+    with the loss compiled), validation and the angle penalty (a double backward, which compiled autograd does
+    not support). On a CPU the compiled engine measured slower than the eager one (`benchmarks/compile_speed.py`).
+    Dropout masks are drawn eagerly from the members' generators (`EnsembleCNN.draw_masks`) and passed in, so
+    compiled training equals eager training to float rounding.
     """
     k = len(members)
     names = list(names) if names is not None else [f"member {i}" for i in range(k)]
     if group is not None and k > group:
         parts = [train_ensemble(members[i:i + group], x_train, y_train, x_valid, y_valid, configs[i:i + group],
-                                device, names[i:i + group], keep_going=keep_going, hooks=hooks, keep_last=keep_last)
+                                device, names[i:i + group], keep_going=keep_going, hooks=hooks, keep_last=keep_last,
+                                compile=compile)
                  for i in range(0, k, group)]
         return tuple([m for part in parts for m in part[j]] for j in range(len(parts[0])))
     device = torch.device(device)
@@ -439,6 +486,17 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
     tracked = torch.zeros(k, dtype=torch.long)  # BatchNorm's batch count of each member
     best_tracked = tracked.clone()
     train_mode = True
+
+    def member_losses(xb: torch.Tensor, yb: torch.Tensor, masks: list[torch.Tensor] | None) -> torch.Tensor:
+        """Each member's loss on one batch (BCE and the L2 term), (K,)."""
+        per_member = F.binary_cross_entropy_with_logits(model(xb, masks=masks), yb, reduction="none").mean(dim=0)
+        return per_member + config.l2 * _l2_members(model) if config.l2 else per_member
+
+    compiled_losses = member_losses
+    if compile and config.regularizer.name == "angle":
+        log.info("compile: the angle penalty's double backward runs eagerly")
+    elif compile:
+        compiled_losses = torch.compile(member_losses)
 
     for epoch in range(1, config.max_epochs + 1):
         if not active.any():
@@ -471,13 +529,18 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
             idx = orders[:, b * config.batch_size:(b + 1) * config.batch_size]  # (K, B)
             xb = x_train[idx].transpose(0, 1).reshape(idx.shape[1], -1, x_train.shape[-1]).to(device)
             yb = y_train[idx].transpose(0, 1).to(device)  # (B, K)
-            per_member = F.binary_cross_entropy_with_logits(model(xb), yb, reduction="none").mean(dim=0)
+            full = idx.shape[1] == config.batch_size and compiled_losses is not member_losses
             if config.regularizer.name == "angle":  # as regularizers.batch_loss: a second pass for the saliency
+                per_member = F.binary_cross_entropy_with_logits(model(xb), yb, reduction="none").mean(dim=0)
                 saliency = training_saliency(model, xb).reshape(idx.shape[1], k, -1, x_train.shape[-1])
                 per_member = per_member + config.regularizer.angle_lambda * angle_norms(
                     saliency, saliency.shape[2]).mean(dim=0)
-            if config.l2:
-                per_member = per_member + config.l2 * _l2_members(model)
+                if config.l2:
+                    per_member = per_member + config.l2 * _l2_members(model)
+            elif full:
+                per_member = compiled_losses(xb, yb, model.draw_masks(xb))
+            else:
+                per_member = member_losses(xb, yb, None)
             loss = per_member.sum()
             values = per_member.detach().cpu().to(torch.float64)
             for m in torch.nonzero(active & ~torch.isfinite(values)).flatten().tolist():

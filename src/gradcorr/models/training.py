@@ -275,9 +275,44 @@ def make_optimizer(params: Iterable[nn.Parameter], lr: float, weight_decay: floa
     return torch.optim.Adam(params, lr=lr)
 
 
+def dropout_masks(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """The masks (bool, True: kept) that the dropout layers of `model` (in training mode) draw in a forward of
+    `x`, drawn now from torch's global generator in the order and shape `nn.Dropout` draws them (its
+    bernoulli_ draws; a bool tensor takes the same draws as a float one, at less cost), for `masked_forward`.
+    The shapes come from a forward of one sequence in inference mode (no statistics change)."""
+    if not model.training:
+        return []
+    shapes: list[tuple[torch.Size, float]] = []
+    handles = [layer.register_forward_pre_hook(lambda module, args: shapes.append((args[0].shape, module.p)))
+               for layer in model if isinstance(layer, nn.Dropout) and layer.p > 0]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        model.train()
+        for handle in handles:
+            handle.remove()
+    return [torch.empty((len(x), *shape[1:]), dtype=torch.bool, device=x.device).bernoulli_(1 - p)
+            for shape, p in shapes]
+
+
+def masked_forward(model: nn.Sequential, x: torch.Tensor, masks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """`model(x)` with its dropout layers (p > 0, training mode) applying `masks` (`dropout_masks`) in order, scaled
+    as `nn.Dropout` scales (by 1 / (1 - p)): what a compiled forward takes as inputs."""
+    drawn = iter(masks)
+    h = x
+    for layer in model:
+        if isinstance(layer, nn.Dropout) and model.training and layer.p > 0:
+            h = h * next(drawn).to(h.dtype).div(1 - layer.p)
+        else:
+            h = layer(h)
+    return h
+
+
 def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_valid: torch.Tensor,
           y_valid: torch.Tensor, config: TrainConfig, device: torch.device | str = "cpu",
-          hooks: Sequence[EpochHook] = (), keep_last: bool = False,
+          hooks: Sequence[EpochHook] = (), keep_last: bool = False, compile: bool = False,
           ) -> tuple[nn.Module, list[dict]] | tuple[nn.Module, list[dict], nn.Module]:
     """Train `model` in place and return it with the best epoch's weights and its per-epoch history; with
     `keep_last`, also a copy of the model as the last epoch left it.
@@ -293,6 +328,14 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     epoch's row of the history.
     A non-finite loss stops training: the best completed epoch is kept (and the stop is recorded in the
     history), or NonFiniteLossError is raised when no epoch completed, so no broken weights are ever returned.
+
+    `compile` runs each full batch's loss (forward, and so backward) through torch.compile (inductor), for the
+    published loss and an `nn.Sequential` (other regularizers draw from generators or take a double backward:
+    they run eagerly, said in the log). The last, partial batch of an epoch, the optimizer step (compiled, 2%
+    more gain, a recompilation at every learning-rate change, and bias corrections in float32) and validation run
+    eagerly (`benchmarks/compile_speed.py`). The dropout masks are drawn eagerly, as
+    `nn.Dropout` draws them (`dropout_masks`), and passed in, so compiled training equals eager training to
+    float rounding.
     """
     device = torch.device(device)
     torch.manual_seed(config.seed)
@@ -306,6 +349,18 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
     _check_labels(model, x_valid, y_valid, "y_valid", device)
     y_train = y_train.to(x_train.dtype).reshape(-1, outputs)
     n_batches = math.ceil(len(x_train) / config.batch_size)
+
+    def masked_loss(xb: torch.Tensor, yb: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+        """The published loss of one batch (BCE and the L2 term), the dropout masks given (`dropout_masks`)."""
+        loss = loss_fn(masked_forward(model, xb, masks), yb)
+        return loss + config.l2 * l2_penalty(model) if config.l2 else loss
+
+    compiled_loss = None
+    if compile and (config.regularizer.name != "none" or not isinstance(model, nn.Sequential)):
+        log.info("compile: training eagerly (%s)", "not an nn.Sequential" if config.regularizer.name == "none"
+                 else f"the {config.regularizer.name} regularizer")
+    elif compile:
+        compiled_loss = torch.compile(masked_loss)
 
     history: list[dict] = [{"epoch": 0, **run_hooks(hooks, model, 1)[0]}] if hooks else []
     best_auroc, best_state, best_epoch = -math.inf, None, 0
@@ -333,9 +388,13 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_vali
         total, seen, diverged = 0.0, 0, None
         for b, idx in enumerate(torch.split(order, config.batch_size), start=1):
             xb, yb = x_train[idx].to(device), y_train[idx].to(device)
-            loss = batch_loss(model, xb, yb, loss_fn, config.regularizer, epoch, regularizer_rng, spectral)
-            if config.l2:
-                loss = loss + config.l2 * l2_penalty(model)
+            full = compiled_loss is not None and len(idx) == config.batch_size
+            if full:
+                loss = compiled_loss(xb, yb, dropout_masks(model, xb))
+            else:
+                loss = batch_loss(model, xb, yb, loss_fn, config.regularizer, epoch, regularizer_rng, spectral)
+                if config.l2:
+                    loss = loss + config.l2 * l2_penalty(model)
             value = loss.item()
             if not math.isfinite(value):
                 diverged = f"non-finite loss ({value}) at epoch {epoch}, batch {b}"
