@@ -146,6 +146,25 @@ def trial_ids(wildcards):
     return list(JOB_TRIALS) if VECTORIZED else [int(wildcards.trial)]
 
 
+def synthetic_type_models(wildcards):
+    """Every trial's model file of the model type of `wildcards` (a part of its attribution job needs them all)."""
+    return trial_files(f"{SYNTHETIC_DIR}/models/{wildcards.arch}_{wildcards.activation}_{{trial}}.pt")
+
+
+def synthetic_parts(wildcards):
+    """Parts the attribution job of `wildcards` (model type and method) is split into (resources.smk)."""
+    return attribution_parts(config["evaluation"]["n_positive"], len(trial_ids(wildcards)), wildcards.method)
+
+
+def synthetic_part_files(wildcards):
+    """The part files synthetic_evaluate merges for `wildcards`; none when it attributes in one job."""
+    parts = synthetic_parts(wildcards)
+    if parts == 1:
+        return []
+    pattern = f"{SYNTHETIC_DIR}/attribution_parts/{wildcards.arch}_{wildcards.activation}.{wildcards.method}"
+    return [f"{pattern}.{part}-of-{parts}.h5" for part in range(parts)]
+
+
 def published_file(arch, activation, trial):
     """A published model's weight file: in models.published_dir when there, else its download path."""
     name = f"{arch}_{'exponential' if activation == 'exp' else activation}_{trial}.h5"

@@ -40,7 +40,33 @@ def attribution_inputs(method):
 
 
 def attribution_runtime(n_sequences, models, method):
-    return 10 + math.ceil(n_sequences * models * attribution_inputs(method) * S_PER_MODEL_INPUT / 60)
+    return 10 + math.ceil(attribution_minutes(n_sequences, models, method))
+
+
+def attribution_minutes(n_sequences, models, method):
+    """Minutes of attribution work: sequences x models x model inputs per sequence, at the per-input rate."""
+    return n_sequences * models * attribution_inputs(method) * S_PER_MODEL_INPUT / 60
+
+
+# Sequences per block of a multi-model attribution (gradcorr.studies.model_runs.PROGRESS_BLOCK, restated: that
+# module imports torch): a part of a split attribution job is whole blocks.
+ATTRIBUTION_BLOCK = 64
+
+
+def attribution_parts(n_sequences, models, method):
+    """Parts a job attributing n_sequences with `models` at once is split into: enough that each holds at most
+    attribution_job_minutes of work, at most one per block; one for a single model or the sequential engine
+    (one model per job)."""
+    if models < 2 or not VECTORIZED:
+        return 1
+    parts = math.ceil(attribution_minutes(n_sequences, models, method) / config["attribution_job_minutes"])
+    return max(1, min(parts, math.ceil(n_sequences / ATTRIBUTION_BLOCK)))
+
+
+def part_sequences(n_sequences, parts):
+    """The most sequences a part holds: the most whole blocks a part gets (model_runs.sequence_part)."""
+    blocks = math.ceil(n_sequences / ATTRIBUTION_BLOCK)
+    return min(n_sequences, math.ceil(blocks / parts) * ATTRIBUTION_BLOCK)
 
 
 def models_at_once(n_models):
@@ -65,7 +91,15 @@ def synthetic_attribution_mem_mb(wildcards, attempt):
 
 
 def synthetic_attribution_runtime(wildcards):
+    """Attribution and scoring; scoring alone (bounded by a saliency pass) when parts attribute."""
     n_sequences = config["evaluation"]["n_positive"]
+    method = wildcards.method if synthetic_parts(wildcards) == 1 else "saliency"
+    return attribution_runtime(n_sequences, len(trial_ids(wildcards)), method)
+
+
+def synthetic_part_runtime(wildcards):
+    """One part of a split attribution job (synthetic_attribute)."""
+    n_sequences = part_sequences(config["evaluation"]["n_positive"], int(wildcards.parts))
     return attribution_runtime(n_sequences, len(trial_ids(wildcards)), wildcards.method)
 
 

@@ -84,6 +84,7 @@ else:
             trials=trial_ids,
             models=config["models"],
             training=config["training"],
+            compile=config["compile"],
             engine=config["ensemble_engine"],
             group=config["engine_group"],
             seed=config["seed"],
@@ -92,13 +93,46 @@ else:
             "../scripts/synthetic_train.py"
 
 
+# A heavy attribution of all trials of a model type (expected gradients of 50 models: about 25 minutes on a
+# core) is split into parts, ranges of whole blocks of its sequences, each attributed by a job of its own
+# (at most attribution_job_minutes of work each; synthetic_parts); synthetic_evaluate merges them. The maps
+# are the same bytes whatever the split: the same blocks, chunks and random draws as one job makes.
+rule synthetic_attribute:
+    input:
+        data=SYNTHETIC_DATASET,
+        models=synthetic_type_models,
+    output:
+        temp(f"{SYNTHETIC_DIR}/attribution_parts/{{arch}}_{{activation}}.{{method}}.{{part}}-of-{{parts}}.h5"),
+    log:
+        f"{SYNTHETIC_LOGS}/attribute/{{arch}}_{{activation}}.{{method}}.{{part}}-of-{{parts}}.log",
+    benchmark:
+        f"benchmarks/out/synthetic_attribute/{{arch}}_{{activation}}.{{method}}.{{part}}-of-{{parts}}.tsv"
+    wildcard_constraints:
+        part=r"\d+",
+        parts=r"\d+",
+    conda:
+        "../envs/gradcorr.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=synthetic_attribution_mem_mb,
+        runtime=synthetic_part_runtime,
+    params:
+        evaluation=config["evaluation"],
+        options=lambda wildcards: config["attribution"].get(wildcards.method, {}),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/synthetic_attribute.py"
+
+
 # Per model and method: the maps, their scores and their angle summary. The vectorized engine attributes all
-# trials of a model type in one batched pass; random draws are seeded per model type and method, so the
-# maps are the same either way.
+# trials of a model type in one batched pass (or merges the parts above); random draws are seeded per model
+# type and method, so the maps are the same either way.
 rule synthetic_evaluate:
     input:
         data=SYNTHETIC_DATASET,
         models=job_trials(f"{SYNTHETIC_DIR}/models/{{arch}}_{{activation}}_{{trial}}.pt"),
+        parts=synthetic_part_files,
     output:
         attributions=job_trials(f"{SYNTHETIC_DIR}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5"),
         metrics=job_trials(f"{SYNTHETIC_DIR}/metrics/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv"),

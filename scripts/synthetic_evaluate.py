@@ -1,4 +1,4 @@
-"""Snakemake adapter: attribute and score the models of one model type (all at once, or one)."""
+"""Snakemake adapter: attribute the models of one model type (all at once, or one), or merge parts; score them."""
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")
@@ -13,5 +13,5 @@ evaluate_synthetic_models(
     snakemake.input.data, list(snakemake.input.models), outs, method=snakemake.wildcards.method,
     evaluation=snakemake.params.evaluation, options=snakemake.params.options,
     thresholds=snakemake.params.thresholds, seed=snakemake.params.seed, engine=snakemake.params.engine,
-    device=snakemake.params.device, threads=snakemake.threads,
+    device=snakemake.params.device, threads=snakemake.threads, parts=list(snakemake.input.parts),
 )

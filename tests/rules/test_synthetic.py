@@ -2,6 +2,7 @@
 study, the numbers in its tables recomputed from its files, the rerun and the report (also from an environment
 with only the README's workflow install)."""
 
+import re
 import subprocess
 import sys
 
@@ -9,12 +10,13 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_cli import ROOT, TEST_CONFIG, snakemake
+from workflow_cli import ROOT, TEST_CONFIG, job_counts, snakemake
 
 from gradcorr.data.synthetic import read_dataset
 from gradcorr.kld import attr_mean_kld, kmer_counts, kmer_kld
 from gradcorr.metrics import attribution_snr
 from gradcorr.models.checkpoint import load_model
+from gradcorr.studies.model_runs import PROGRESS_BLOCK
 
 METHODS = ("saliency", "integrated_gradients", "smoothgrad", "expected_gradients")
 
@@ -112,13 +114,45 @@ def test_rerun_has_nothing_to_do_and_report_holds_every_figure(workflow_run):
     assert "model_selection_saliency.png" in html and "most interpretable model" in html
 
 
+def _attribution_parts(config, workdir, *targets):
+    """(model type, method) -> parts of the synthetic attribution jobs a dry run of `config` (for `targets`, else
+    all) plans (none: one job), and the run's output."""
+    run = snakemake("-n", *targets, "--configfile", str(ROOT / config), cwd=workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = re.findall(r"attribution_parts/(\w+)\.(\w+)\.(\d+)-of-(\d+)\.h5", run.stdout)
+    parts = {(t, m): int(n) for t, m, _, n in found}
+    assert {(t, m, int(p)) for t, m, p, _ in found} == {(t, m, p) for (t, m), n in parts.items() for p in range(n)}
+    return parts, run.stdout
+
+
+def test_heavy_attribution_jobs_are_split_into_parts_and_light_ones_are_not(tmp_path):
+    """At the published scale (50 models a type), expected gradients (about 26 minutes of work a job by the
+    resource model) is attributed in 8 parts of a block of 64 of the 500 sequences each, SmoothGrad (about 3) in
+    2, and saliency and integrated gradients in one job each; each evaluation merges its parts. At the default
+    scale (3 models a type) even expected gradients is one job."""
+    parts, output = _attribution_parts("config/published.yaml", tmp_path)
+    types = ("cnn_shallow_relu", "cnn_shallow_exp", "cnn_deep_relu", "cnn_deep_exp")
+    assert parts == {**{(t, "expected_gradients"): 8 for t in types}, **{(t, "smoothgrad"): 2 for t in types}}
+    counts = job_counts(output)
+    assert counts["synthetic_attribute"] == 40 and counts["synthetic_evaluate"] == 16
+    assert "runtime=14," in output  # a part: 10 + ceil(64 x 50 models x 210 inputs x 3e-4 s / 60 s)
+    # the DAG's block (restated: the DAG process imports no torch) is the package's
+    assert f"\nATTRIBUTION_BLOCK = {PROGRESS_BLOCK}\n" in (ROOT / "rules" / "resources.smk").read_text()
+    (tmp_path / "default").mkdir()
+    target = "results/synthetic/metrics/cnn_deep_exp_0.expected_gradients.tsv"
+    default, output = _attribution_parts("config/config.yaml", tmp_path / "default", target)
+    assert default == {} and job_counts(output)["synthetic_evaluate"] == 1
+
+
 @pytest.fixture(scope="session")
 def workflow_only_python(tmp_path_factory):
-    """The python of a fresh virtual environment holding only the README's workflow install (no test extra)."""
+    """The python of a fresh virtual environment holding only the README's workflow install (no test extra).
+    --no-compile skips byte-compiling its 13,000 modules (about half the install's time); the few the report
+    imports compile when imported."""
     env = tmp_path_factory.mktemp("workflow_env")
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=300)
     python = env / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[workflow]"],
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", "-e", f"{ROOT}[workflow]"],
                              capture_output=True, text=True, timeout=1200)
     assert install.returncode == 0, install.stderr[-3000:]
     return python

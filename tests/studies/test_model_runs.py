@@ -13,8 +13,9 @@ from gradcorr.models.architectures import build_model
 from gradcorr.models.checkpoint import load_model
 from gradcorr.models.training import TrainConfig, train
 from gradcorr.monitor import epoch_hook
-from gradcorr.studies.model_runs import fit_members, split_tensors, train_members
-from gradcorr.studies.synthetic import evaluate_synthetic_models, train_synthetic_models
+from gradcorr.studies import model_runs
+from gradcorr.studies.model_runs import check_member_parts, fit_members, sequence_part, split_tensors, train_members
+from gradcorr.studies.synthetic import attribute_synthetic_part, evaluate_synthetic_models, train_synthetic_models
 
 TRAINING = {"max_epochs": 2, "batch_size": 50, "log_every": 0}
 MODELS = {"n_filters": 6, "kernel_size": 9}
@@ -81,6 +82,67 @@ def test_engines_attribute_the_same_maps(dataset, trained, tmp_path, monkeypatch
     pd.testing.assert_frame_equal(maps["vectorized_rows"], maps["sequential_rows"], rtol=1e-2, atol=1e-3)
     assert not np.allclose(maps["sequential"][0], maps["sequential"][1])  # three different models
     assert not list(tmp_path.glob("*.tmp.h5"))
+
+
+def _h5_contents(path):
+    """Every dataset and attribute of an HDF5 file, as (name, bytes) pairs."""
+    with h5py.File(path, "r") as f:
+        items = [("attrs", repr(sorted(f.attrs.items())).encode())]
+        f.visititems(lambda name, obj: items.append((name, obj[()].tobytes())) if isinstance(obj, h5py.Dataset)
+                     else None)
+    return items
+
+
+@pytest.mark.parametrize("method, options", [("saliency", {}), ("expected_gradients", {"n_references": 2, "steps": 4})])
+def test_a_split_evaluation_writes_the_bytes_of_one_job(dataset, trained, tmp_path, monkeypatch, method, options):
+    """The 12 sequences in blocks of 4, attributed in one job, in 2 parts (4 + 8) or in 3 (4 + 4 + 4), the parts
+    merged: the maps, scores and angle summaries are the same bytes. Draws are made 8 sequences at a time, so
+    a part starts in the middle of a draw block or after one it skips. The parts are checked before merging."""
+    monkeypatch.setattr(model_runs, "PROGRESS_BLOCK", 4)
+    monkeypatch.setattr(attribution, "DRAW_BLOCK", 8)
+    models = [trained["vectorized"] / f"cnn_deep_exp_{t}.pt" for t in range(3)]
+    common = {"method": method, "evaluation": EVALUATION, "options": options, "seed": 9, "device": "cpu"}
+    files = {}
+    for parts in (1, 2, 3):
+        part_files = [tmp_path / f"{parts}" / f"part{p}.h5" for p in range(parts)] if parts > 1 else None
+        for p, part_file in enumerate(part_files or []):
+            attribute_synthetic_part(dataset, models, part_file, part=p, parts=parts, **common)
+        outs = [{k: tmp_path / f"{parts}" / f"{t}.{k}" for k in ("attributions", "metrics", "angles")}
+                for t in range(3)]
+        evaluate_synthetic_models(dataset, models, outs, thresholds=[30, 45, 60], parts=part_files, **common)
+        files[parts] = outs
+        if parts == 3:
+            with h5py.File(part_files[1], "r") as f:
+                assert f["maps"].shape == (4, 3, 4, 200) and (f.attrs["start"], f.attrs["stop"]) == (4, 8)
+            with pytest.raises(ValueError, match=r"part2\.h5: expected .* rows from 4 of 12"):
+                evaluate_synthetic_models(dataset, models, outs, thresholds=[30], parts=[part_files[0], part_files[2]],
+                                          **common)
+            with pytest.raises(ValueError, match=r"part1\.h5: the parts end at row 8, not at the last of 12"):
+                evaluate_synthetic_models(dataset, models, outs, thresholds=[30], parts=part_files[:2], **common)
+    for split in (2, 3):
+        for one, parted in zip(files[1], files[split]):
+            assert one["metrics"].read_bytes() == parted["metrics"].read_bytes()
+            for kind in ("attributions", "angles"):
+                assert _h5_contents(one[kind]) == _h5_contents(parted[kind]), (split, kind)
+    assert not np.array_equal(*(h5py.File(files[1][t]["attributions"], "r")[method][()] for t in (0, 1)))
+
+
+def test_sequence_parts_are_whole_blocks_spread_evenly(tmp_path):
+    assert [sequence_part(500, p, 8) for p in range(8)] == [(64 * b, min(64 * b + 64, 500)) for b in range(8)]
+    assert [sequence_part(500, p, 3) for p in range(3)] == [(0, 128), (128, 320), (320, 500)]
+    assert [sequence_part(10, p, 3, block=4) for p in range(3)] == [(0, 4), (4, 8), (8, 10)]
+    assert [sequence_part(4, p, 2, block=4) for p in range(2)] == [(0, 0), (0, 4)]  # more parts than blocks
+    with pytest.raises(ValueError, match="part 2 of 2: parts are numbered 0 to 1"):
+        sequence_part(10, 2, 2)
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f.attrs.update({"start": 0, "stop": 4, "n": 4, "method": "saliency"})
+        f["maps"] = np.zeros((4, 2, 4, 10), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"bad\.h5: expected smoothgrad maps of 2 models"):
+        check_member_parts([bad], 4, 2, "smoothgrad")
+    with pytest.raises(ValueError, match=r"bad\.h5: expected saliency maps of 3 models"):
+        check_member_parts([bad], 4, 3, "saliency")
+    check_member_parts([bad], 4, 2, "saliency")
 
 
 # seeds whose validation AUROC peaks before the last of 4 epochs on this dataset (asserted below)

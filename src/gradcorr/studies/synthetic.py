@@ -112,7 +112,7 @@ def import_published_models(data: str | Path, sources: list[str | Path], outputs
 def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], outs: list[dict[str, str | Path]],
                               *, method: str, evaluation: dict[str, Any], options: dict[str, Any],
                               thresholds: list[float], seed: int, engine: str = "vectorized", device: str = "auto",
-                              threads: int = 1) -> None:
+                              threads: int = 1, parts: list[str | Path] | None = None) -> None:
     """Attribute the first positive test sequences with each model of one model type; score the maps
     (against the ground truth, and by the consistency KLDs) and summarise their angles.
 
@@ -122,26 +122,54 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     (config `attribution.<method>`); its random draws (references, noise) are seeded from `seed`, the
     model type and the method, so every model of a type sees the same draws. The "vectorized" engine
     attributes all models in one batched pass (`attribution.attribute_members`); "sequential" one
-    model at a time; the maps are the same.
+    model at a time; the maps are the same. With `parts` (the `attribute_synthetic_part` files of all
+    parts of the job, in order), the maps are read from those: the same bytes as when made here.
     """
-    from gradcorr.attribution import OPTIONS
     from gradcorr.studies.model_runs import load_models, model_maps
 
     loaded = load_models(model_paths, device, threads)
-    model_type = model_type_of(loaded[0][1]["meta"]["model_id"])
-    if "seed" in OPTIONS[method]:  # methods with random draws (references, noise)
-        options = {**options, "seed": derive_seed(seed, "attribution", model_type, method)}
+    kwargs = _job_attribution_options(loaded[0][1], method, evaluation, options, seed)
     x, y, ground_truth = read_dataset(data, "test")
     idx = positive_indices(y, evaluation["n_positive"])
-    kwargs = {"output": evaluation["output"], "batch_size": evaluation["batch_size"], **options}
     models = [m for m, _ in loaded]
     scratch = Path(outs[0]["attributions"]).with_suffix(".members.tmp.h5")
     prior = kmer_counts(x)
-    for (p, raw), (_, saved), out in zip(model_maps(models, x, idx, method, engine, scratch, **kwargs), loaded, outs):
+    maps = model_maps(models, x, idx, method, engine, scratch, parts=parts, **kwargs)
+    for (p, raw), (_, saved), out in zip(maps, loaded, outs):
         row, arrays = score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method,
                                  threshold=evaluation["info_threshold"], negatives=evaluation["negatives"],
                                  prior=prior)
         _write_evaluation(out, saved, row, arrays, method=method, evaluation=evaluation, thresholds=thresholds)
+
+
+def attribute_synthetic_part(data: str | Path, model_paths: list[str | Path], out: str | Path, *, method: str,
+                             evaluation: dict[str, Any], options: dict[str, Any], seed: int, part: int, parts: int,
+                             device: str = "auto", threads: int = 1) -> None:
+    """Part `part` (from 0) of `parts` of the attribution `evaluate_synthetic_models` makes of one model type's
+    models (all at once, `model_runs.write_member_maps`): the maps of a range of whole blocks of its sequences,
+    to `out`. Same draws, blocks and chunks as the whole job, so the parts hold the bytes it would make."""
+    from gradcorr.studies.model_runs import load_models, sequence_part, write_member_maps
+
+    loaded = load_models(model_paths, device, threads)
+    kwargs = _job_attribution_options(loaded[0][1], method, evaluation, options, seed)
+    x, y, _ = read_dataset(data, "test")
+    idx = positive_indices(y, evaluation["n_positive"])
+    s0, s1 = sequence_part(len(idx), part, parts)
+    log.info("part %d of %d: %s maps of sequences %d-%d of %d by %d models", part + 1, parts, method, s0, s1 - 1,
+             len(idx), len(loaded))
+    write_member_maps([m for m, _ in loaded], x[idx], method, out, (s0, s1), **kwargs)
+
+
+def _job_attribution_options(saved: dict[str, Any], method: str, evaluation: dict[str, Any],
+                             options: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The attribution settings of a model type's job: output, batch_size and the method's options, with the
+    draws (references, noise) of a method that has them seeded per model type (of the `saved` model) and method."""
+    from gradcorr.attribution import OPTIONS
+
+    if "seed" in OPTIONS[method]:
+        model_type = model_type_of(saved["meta"]["model_id"])
+        options = {**options, "seed": derive_seed(seed, "attribution", model_type, method)}
+    return {"output": evaluation["output"], "batch_size": evaluation["batch_size"], **options}
 
 
 def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray, ground_truth: np.ndarray, *,
