@@ -3,6 +3,7 @@
 Usage::
 
     with start_cluster(tmp_path / "slurm") as cluster:   # raises ClusterUnavailable, saying why
+        cluster.gpus                                       # 4; start_cluster(..., gpus=0): a node without GPUs
         env = cluster.env                                  # SLURM_CONF set, for sbatch, squeue, scancel
         cluster.partition                                  # "test"
         cluster.log("slurmctld")                           # the controller's log
@@ -12,12 +13,15 @@ daemons run in the foreground as children of the test, and are stopped by their 
 
 This host is both controller and node, with its real memory. It declares 16 CPUs and 4 GPUs whatever
 it has (`SlurmdParameters=config_overrides`; a GPU is a placeholder file), so that the slurm profile's
-GPU jobs of 4 CPUs are scheduled as on a GPU node. There is no accounting (no slurmdbd), so the
+GPU jobs of 4 CPUs are scheduled as on a GPU node. With `gpus=0` it declares no GPU and no generic
+resource at all (no `GresTypes`, `Gres` or gres.conf), as a CPU-only cluster: there `sbatch --gpus=1`
+is refused ("Invalid generic resource (gres) specification"). There is no accounting (no slurmdbd), so the
 executor needs `--slurm-no-account` and `--slurm-status-command squeue`.
 
 Jobs' own `srun` calls find the configuration only at the compiled-in path, `/etc/slurm/slurm.conf`:
 the executor's job step removes every SLURM_* variable, `SLURM_CONF` too, before it calls `srun`. The
-cluster writes its files there, and removes them on exit. A machine with its own
+cluster writes its files there, and removes them on exit (one cluster at a time: stop one before
+starting the next). A machine with its own
 `/etc/slurm/slurm.conf` is refused; the files of a run that was killed (they carry `MARK`) are replaced.
 """
 
@@ -49,6 +53,7 @@ class ClusterUnavailable(RuntimeError):
 @dataclass
 class Cluster:
     root: Path
+    gpus: int = GPUS
     partition: str = "test"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -102,7 +107,7 @@ def write_config(cluster: Cluster, host: str) -> None:
     root = cluster.root
     (root / "state").mkdir(parents=True)
     (root / "spool").mkdir()
-    for i in range(GPUS):
+    for i in range(cluster.gpus):
         (root / f"gpu{i}").touch()
     lines = {
         "ClusterName": "gradcorr-test",
@@ -132,15 +137,16 @@ def write_config(cluster: Cluster, host: str) -> None:
         "ReturnToService": 2,
         "SchedulerParameters": "sched_interval=1",
         "MinJobAge": 600,
-        "GresTypes": "gpu",
+        **({"GresTypes": "gpu"} if cluster.gpus else {}),
     }
     text = MARK + "".join(f"{key}={value}\n" for key, value in lines.items())
-    text += (f"NodeName={host} NodeAddr=127.0.0.1 CPUs={CPUS} RealMemory={memory_mb()} Gres=gpu:{GPUS} "
-             "State=UNKNOWN\n"
+    gres = f" Gres=gpu:{cluster.gpus}" if cluster.gpus else ""
+    text += (f"NodeName={host} NodeAddr=127.0.0.1 CPUs={CPUS} RealMemory={memory_mb()}{gres} State=UNKNOWN\n"
              f"PartitionName={cluster.partition} Nodes={host} Default=YES MaxTime=INFINITE State=UP\n")
     cluster.conf.write_text(text)
-    files = ",".join(str(root / f"gpu{i}") for i in range(GPUS))
-    (root / "gres.conf").write_text(f"{MARK}NodeName={host} Name=gpu File={files}\n")
+    if cluster.gpus:
+        files = ",".join(str(root / f"gpu{i}") for i in range(cluster.gpus))
+        (root / "gres.conf").write_text(f"{MARK}NodeName={host} Name=gpu File={files}\n")
 
 
 def start(cluster: Cluster, name: str, *command: str) -> None:
@@ -191,20 +197,24 @@ def stop(cluster: Cluster) -> None:
 
 
 @contextlib.contextmanager
-def start_cluster(root: Path) -> Iterator[Cluster]:
-    """Bring the cluster up under `root`; stop it, and remove what it put in /etc/slurm, on exit."""
+def start_cluster(root: Path, gpus: int = GPUS) -> Iterator[Cluster]:
+    """Bring the cluster up under `root`, its node with `gpus` GPUs (0: none, and no generic resources);
+    stop it, and remove what it put in /etc/slurm, on exit."""
     reason = why_unavailable()
     if reason:
         raise ClusterUnavailable(reason)
-    cluster = Cluster(root)
+    cluster = Cluster(root, gpus)
     host = socket.gethostname().split(".")[0]
     write_config(cluster, host)
     SYSTEM_CONF.mkdir(exist_ok=True)
     placed = []
     try:
         for name in ("slurm.conf", "gres.conf"):
-            shutil.copy(root / name, SYSTEM_CONF / name)
-            placed.append(SYSTEM_CONF / name)
+            if (root / name).exists():
+                shutil.copy(root / name, SYSTEM_CONF / name)
+                placed.append(SYSTEM_CONF / name)
+            elif (SYSTEM_CONF / name).exists() and (SYSTEM_CONF / name).read_text(errors="replace").startswith(MARK):
+                (SYSTEM_CONF / name).unlink()  # a GPU node's, left by a killed run
         key = root / "munge.key"
         subprocess.run(["mungekey", "-c", "-f", "-k", str(key)], check=True, capture_output=True)
         key.chmod(0o600)

@@ -1,6 +1,6 @@
-"""The workflow on a real single-node SLURM cluster, through profiles/slurm.
+"""The workflow on a real single-node SLURM cluster, through profiles/slurm and profiles/slurm-cpu.
 
-The cluster (tests/slurm_cluster.py) needs Linux, root and the Debian packages slurm-wlm and munge,
+The cluster (tests/helpers/slurm_cluster.py) needs Linux, root and the Debian packages slurm-wlm and munge,
 which .ci/run installs. Elsewhere these tests are skipped, saying why; with GRADCORR_REQUIRE_SLURM=1
 (.ci/run sets it) they fail instead, so CI cannot pass by skipping them.
 
@@ -14,11 +14,19 @@ A user's command runs twice on config/test.yaml, as after a failure:
    resubmitted, with the memory of its second attempt.
 
 The outputs then equal those of the local run of config/test.yaml.
+
+Then the node is declared without GPUs (the cluster restarted: one at a time, as they share /etc/slurm,
+so these tests come after those that look at the GPU node's jobs), and the first model's saliency maps
+are asked for, from the first run's dataset, twice at once: through profiles/slurm-cpu, whose training
+and attribution jobs run there with their 4 CPUs and give the same files as on the GPU node, and through
+profiles/slurm, whose training job sbatch refuses. This goes on while the suite's local run of
+config/test.yaml, which the last test compares with, is still running.
 """
 
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -27,7 +35,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from slurm_cluster import Cluster, ClusterUnavailable, start_cluster
+import yaml
+from slurm_cluster import GPUS, Cluster, ClusterUnavailable, start_cluster
 from workflow_cli import ROOT, SNAKEMAKE, TEST_CONFIG
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -41,6 +50,13 @@ KILLED_TRAINING, KILLED_ATTRIBUTION = "cnn_deep_exp", "cnn_shallow_relu"
 OVERRIDE = ["--default-resources", "slurm_partition=test", "runtime=30", "mem_mb=1000", "cpus_per_task=1",
             "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
             "1", "--set-threads", "synthetic_train=1", "synthetic_evaluate=1"]
+DATASET = "results/synthetic/data/billboard.h5"
+CPU_MODEL = "cnn_shallow_relu_0"  # trained, then its saliency maps, on the node without GPUs
+CPU_OUTPUTS = [f"results/synthetic/models/{CPU_MODEL}.pt", f"results/synthetic/models/{CPU_MODEL}.history.tsv",
+               *(f"results/synthetic/{kind}/{CPU_MODEL}.saliency.{ext}"
+                 for kind, ext in (("attributions", "h5"), ("metrics", "tsv"), ("angles", "h5")))]
+GRES_REFUSED = ("SLURM sbatch failed. The error message was "
+                "'sbatch: error: Invalid generic resource (gres) specification'")
 # "Job 3 has been submitted with SLURM jobid 7 (log: .../slurm_logs/rule_synthetic_train/cnn_deep_exp/7.log)."
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_([^/]+)/(?:([^/]+)/)?\d+\.log\)")
 
@@ -56,8 +72,15 @@ def slurm_job(cluster: Cluster, jobid: str) -> dict[str, str]:
     return dict(field.split("=", 1) for field in line.split() if "=" in field)
 
 
-def launch(cluster: Cluster, workdir: Path, name: str, targets: list[str], *extra: str) -> subprocess.Popen:
-    command = [*SNAKEMAKE, *targets, "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(TEST_CONFIG),
+def started(controller_log: str, jobid: str) -> bool:
+    """Whether slurmctld started the job: by its main scheduler, or by the backfill one."""
+    pattern = rf"sched: Allocate JobId={jobid} NodeList=|sched/backfill: _start_job: Started JobId={jobid} "
+    return re.search(pattern, controller_log) is not None
+
+
+def launch(cluster: Cluster, workdir: Path, name: str, targets: list[str], *extra: str,
+           profile: str = "slurm") -> subprocess.Popen:
+    command = [*SNAKEMAKE, *targets, "--profile", str(ROOT / "profiles" / profile), "--configfile", str(TEST_CONFIG),
                *OVERRIDE, *extra]
     with open(workdir / f"{name}.out", "w") as out:
         return subprocess.Popen(command, cwd=workdir, env=cluster.env, stdout=out, stderr=subprocess.STDOUT)
@@ -91,20 +114,46 @@ def results(workdir: Path) -> dict[Path, int]:
             for path in sorted((workdir / "results").rglob("*")) if path.is_file()}
 
 
+def assert_same_files(mine: Path, theirs: Path, paths) -> None:
+    """The files under the two directories are the same, but for the seconds per epoch in model files."""
+    for path in map(Path, paths):
+        if path.suffix == ".pt":  # the weights are identical
+            a, b = torch.load(mine / path, weights_only=False), torch.load(theirs / path, weights_only=False)
+            assert a["state_dict"].keys() == b["state_dict"].keys()
+            assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"]), path
+        elif path.name.endswith(".history.tsv"):
+            pd.testing.assert_frame_equal(pd.read_csv(mine / path, sep="\t").drop(columns="seconds"),
+                                          pd.read_csv(theirs / path, sep="\t").drop(columns="seconds"))
+        else:
+            assert (mine / path).read_bytes() == (theirs / path).read_bytes(), path
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    with contextlib.ExitStack() as stack:
+def clusters(tmp_path_factory):
+    """start(gpus): the single-node cluster with that many GPUs, once the one before is stopped."""
+    stack, started = contextlib.ExitStack(), []
+
+    def start(gpus: int) -> Cluster:
+        stack.close()
         try:
-            running = stack.enter_context(start_cluster(tmp_path_factory.mktemp("slurm")))
+            started.append(stack.enter_context(start_cluster(tmp_path_factory.mktemp("slurm"), gpus=gpus)))
         except ClusterUnavailable as error:
             if os.environ.get("GRADCORR_REQUIRE_SLURM") == "1":
                 pytest.fail(f"GRADCORR_REQUIRE_SLURM=1, but SLURM cannot be started: {error}")
             pytest.skip(f"SLURM cannot be started here: {error}")
-        yield running
-        pids = [process.pid for process in running.processes.values()]
-    for pid in pids:  # the daemons were stopped by their process ids
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        return started[-1]
+
+    with stack:
+        yield start
+    for running in started:  # the daemons were stopped by their process ids
+        for process in running.processes.values():
+            with pytest.raises(ProcessLookupError):
+                os.kill(process.pid, 0)
+
+
+@pytest.fixture(scope="module")
+def cluster(clusters):
+    return clusters(GPUS)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +207,7 @@ def test_jobs_went_through_slurm_with_the_profiles_resources(cluster, slurm_runs
                                              "synthetic_interpretability_table"}
     controller = cluster.log("slurmctld")
     for jobid, rule, _ in jobs:
-        assert re.search(rf"sched: Allocate JobId={jobid} NodeList=", controller), jobid
+        assert started(controller, jobid), jobid
         job = slurm_job(cluster, jobid)
         gpu = rule in ("synthetic_train", "synthetic_evaluate")
         requested = job.get("TresPerJob", "") + job.get("TresPerNode", "")
@@ -167,19 +216,60 @@ def test_jobs_went_through_slurm_with_the_profiles_resources(cluster, slurm_runs
         assert job["Partition"] == "test"
 
 
+def test_the_cpu_profile_is_the_gpu_profile_without_its_gpus():
+    gpu, cpu = (yaml.safe_load((ROOT / "profiles" / name / "config.yaml").read_text())
+                for name in ("slurm", "slurm-cpu"))
+    assert {rule for rule, resources in gpu["set-resources"].items() if resources.get("gpu")} >= {
+        "synthetic_train", "synthetic_evaluate", "invivo_train", "multitask_train", "diffroar_scores"}
+    without = {rule: {key: value for key, value in resources.items() if key not in ("gpu", "gpu_model", "gres")}
+               for rule, resources in gpu["set-resources"].items()}
+    assert cpu == {**gpu, "set-resources": without}
+
+
+@pytest.fixture(scope="module")
+def cpu_cluster(clusters, slurm_runs):  # the GPU node is stopped once its runs are over (and checked, above)
+    return clusters(0)
+
+
+@pytest.fixture(scope="module")
+def cpu_runs(cpu_cluster, slurm_runs, tmp_path_factory):
+    """From the first SLURM run's dataset, the first model's saliency maps through each profile at once, on
+    the node without GPUs: {profile: (working directory, process, output)}."""
+    launched = {}
+    for profile in ("slurm-cpu", "slurm"):
+        workdir = tmp_path_factory.mktemp(f"{profile}_run")
+        (workdir / DATASET).parent.mkdir(parents=True)
+        shutil.copy2(slurm_runs[0] / DATASET, workdir / DATASET)
+        launched[profile] = workdir, launch(cpu_cluster, workdir, "run", [CPU_OUTPUTS[-1]], profile=profile)
+    return {profile: (workdir, run, finish(run, workdir / "run.out")) for profile, (workdir, run) in launched.items()}
+
+
+def test_without_gpus_the_gpu_profile_is_refused(cpu_cluster, cpu_runs):
+    workdir, run, out = cpu_runs["slurm"]
+    assert "Gres=(null)" in cpu_cluster.run("scontrol", "show", "node")
+    assert run.returncode != 0 and f"Error in rule synthetic_train:\n    message: {GRES_REFUSED}" in out, out[-3000:]
+    assert submissions(out) == [] and not (workdir / CPU_OUTPUTS[0]).exists()
+
+
+def test_without_gpus_the_cpu_profile_trains_and_attributes_on_cpus(cpu_cluster, cpu_runs, slurm_runs):
+    workdir, run, out = cpu_runs["slurm-cpu"]
+    assert run.returncode == 0, out[-5000:]
+    jobs = submissions(out)
+    model_type = CPU_MODEL.removesuffix("_0")
+    assert sorted((rule, wildcards) for _, rule, wildcards in jobs) == [
+        ("synthetic_evaluate", f"{model_type}_saliency"), ("synthetic_train", model_type)]
+    controller = cpu_cluster.log("slurmctld")
+    for jobid, rule, _ in jobs:
+        assert started(controller, jobid), jobid
+        job = slurm_job(cpu_cluster, jobid)
+        assert job["JobState"] == "COMPLETED" and job["NumCPUs"] == "4" and job["Partition"] == "test", (rule, job)
+        assert "gpu" not in job.get("TresPerJob", "") + job.get("TresPerNode", "") + job["TRES"], (rule, job)
+    assert_same_files(workdir, slurm_runs[0], CPU_OUTPUTS)  # the same threads (1) as on the GPU node
+
+
 def test_outputs_equal_those_of_a_local_run(slurm_runs, workflow_run):
     workdir, *_ = slurm_runs
     local, _ = workflow_run
     files = [path for path in results(workdir) if path.name != ".gitkeep"]
     assert len(files) == 1 + 4 * 2 + 4 * 3 + 1  # dataset, models and histories, attribution outputs, table
-    for path in files:
-        mine, theirs = workdir / path, local / path
-        if path.suffix == ".pt":  # the weights are identical; only the seconds per epoch differ
-            a, b = torch.load(mine, weights_only=False), torch.load(theirs, weights_only=False)
-            assert a["state_dict"].keys() == b["state_dict"].keys()
-            assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"]), path
-        elif path.name.endswith(".history.tsv"):
-            pd.testing.assert_frame_equal(pd.read_csv(mine, sep="\t").drop(columns="seconds"),
-                                          pd.read_csv(theirs, sep="\t").drop(columns="seconds"))
-        else:
-            assert mine.read_bytes() == theirs.read_bytes(), path
+    assert_same_files(workdir, local, files)
