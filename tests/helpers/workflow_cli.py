@@ -27,8 +27,10 @@ def study_run(workdir: Path, study: str, overrides: str = "") -> subprocess.Comp
 
 
 def job_counts(output: str) -> dict[str, int]:
-    """Rule -> jobs, from the job stats table of a (dry) run's output."""
+    """Rule -> jobs, from the (first) job stats table of a (dry) run's output."""
     stats = output[output.index("Job stats"):]
+    end = re.search(r"^total\s+\d+$", stats, re.M)
+    stats = stats[:end.end()] if end else stats
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
 
 

@@ -45,7 +45,7 @@ def test_bad_settings_stop_the_run_naming_the_key(tmp_path, override, key):
 def test_any_model_map_of_the_consistency_study_on_demand(tmp_path):
     """Not in `rule all`, but a consistency model's map goes through the same stages when asked for by name."""
     (tmp_path / "override.yaml").write_text("studies: [consistency]\n")
-    target = "results/consistency/motifs/patterns/mixup_bn_exp_d0.1_1.saliency.corrected.tsv"
+    target = "results/consistency/motifs/patterns/mixup_nobn_exp_d0.1_1.saliency.corrected.tsv"
     run = snakemake(target, "-n", "--quiet", "rules", "--configfile", str(TEST_CONFIG), "override.yaml", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = job_counts(run.stdout)
