@@ -9,7 +9,8 @@ with `training.train`; its rate per member-epoch does not depend on K, so it is 
 min(K, --sequential) members and set beside the engine's rate at each K, for the engine training all
 K at once and in groups of --group (the workflow's `engine_group`). Prints one row per architecture,
 K and group size with both rates and their ratio. With --angle-lambda both train with the angle penalty
-(double backpropagation), the study angle_training's penalty arms.
+(double backpropagation), the study angle_training's penalty arms. With --profile, where the time of one
+engine epoch of --group members goes (torch.profiler, the ops with the largest share of self CPU time).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--arch", nargs="+", default=["cnn_shallow", "cnn_deep"])
     parser.add_argument("--angle-lambda", type=float, default=None, help="train with the angle penalty")
+    parser.add_argument("--profile", action="store_true", help="also profile one engine epoch of --group members")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -93,6 +95,20 @@ def main() -> None:
                 engine = k * args.epochs / (time.perf_counter() - start)
                 print(f"{arch:<12} {k:>4} {group:>6} {sequential:>18.2f} {engine:>14.2f} {engine / sequential:>7.2f}",
                       flush=True)
+        if args.profile:
+            profile_epoch(arch, args.group, x, y, xv, yv, {**cfg, "max_epochs": 1}, device)
+
+
+def profile_epoch(arch: str, k: int, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,
+                  cfg: dict, device: torch.device, top: int = 12) -> None:
+    """The ops with the largest share of self CPU time in one engine epoch of k members."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        train_ensemble(members(arch, k), x, y, xv, yv, [TrainConfig(seed=m, **cfg) for m in range(k)], device)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"{arch}, engine epoch of {k} members: share of self CPU time")
+    for e in events[:top]:
+        print(f"  {e.key:<40} {e.self_cpu_time_total / total:6.1%}")
 
 
 if __name__ == "__main__":

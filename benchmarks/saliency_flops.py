@@ -1,4 +1,4 @@
-"""How close saliency comes to the machine's dense float32 matmul rate.
+"""How close saliency and a training step come to the machine's dense float32 matmul rate.
 
 Usage:
     PYTHONPATH=src python benchmarks/saliency_flops.py [--device cpu|cuda] [--threads T] [--n N] [--repeats R]
@@ -16,7 +16,10 @@ Per model (CNN-shallow and CNN-deep: exp activation, 24 filters of width 19, len
   rate (no grad) for reference, the measured rate of torch.mm on two square float32 matrices (median
   of the repeats), and the fraction of that rate saliency reaches. On a shared machine the matmul is
   timed again right after each model's saliency timings, and the fraction uses the median of all its
-  timings so far ("matmul" column), so that a busy spell does not favour one side.
+  timings so far ("matmul" column), so that a busy spell does not favour one side;
+- a training step (`models.training.train`'s: train mode, dropout, BCE, backward, Adam) on batches of
+  TRAIN_BATCH, taken as 3x the forward MACs (forward, input gradients, weight gradients), as a fraction of
+  the same matmul rate.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from torch import nn
 
 from gradcorr.attribution import attribute
 from gradcorr.models.architectures import build_model
+from gradcorr.models.training import make_optimizer
 
 SALIENCY_FACTOR = 2  # forward + input-gradient backward, each one matmul-sized pass per layer
+TRAINING_FACTOR = 3  # forward + input-gradient and weight-gradient backward
+TRAIN_BATCH = 100  # the workflow's training batch size (config/schema.yaml)
 BATCH_SIZES = (64, 256, 1024)
 TARGETS = {"cnn_shallow": 0.4, "cnn_deep": 0.6}  # issue 25: fraction of the matmul rate saliency should reach
 
@@ -92,6 +98,23 @@ def matmul_rate(size: int, repeats: int, device: str) -> float:
     return 2 * size**3 / median_seconds(lambda: torch.mm(a, b), repeats, device)
 
 
+def training_rate(model: nn.Module, x: torch.Tensor, repeats: int, device: str) -> float:
+    """Sequences per second of training steps on batches of TRAIN_BATCH (random labels)."""
+    model.train()
+    optimizer = make_optimizer(model.parameters(), 1e-3)
+    y = torch.randint(0, 2, (len(x), 1), generator=torch.Generator().manual_seed(1)).float().to(device)
+
+    def epoch() -> None:
+        for i in range(0, len(x), TRAIN_BATCH):
+            optimizer.zero_grad()
+            nn.functional.binary_cross_entropy_with_logits(model(x[i:i + TRAIN_BATCH]), y[i:i + TRAIN_BATCH]).backward()
+            optimizer.step()
+
+    rate = len(x) / median_seconds(epoch, repeats, device)
+    model.eval()
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
@@ -114,7 +137,8 @@ def main() -> None:
     print(f"saliency = {SALIENCY_FACTOR} x forward MACs (forward + input-gradient backward; no weight gradients); "
           f"{n} random sequences of length 200; 2 FLOPs per MAC")
     header = (f"{'model':12s} {'fwd MMAC/seq':>12s} {'sal MFLOP/seq':>13s} {'batch':>6s} {'sal seq/s':>10s} "
-              f"{'sal GFLOP/s':>11s} {'fwd GFLOP/s':>11s} {'matmul':>7s} {'of matmul':>9s}  target")
+              f"{'sal GFLOP/s':>11s} {'fwd GFLOP/s':>11s} {'matmul':>7s} {'of matmul':>9s}  target      "
+              f"{'train seq/s':>11s} {'train GFLOP/s':>13s} {'of matmul':>9s}")
     print(header)
     print("-" * len(header))
     gen = torch.Generator().manual_seed(0)
@@ -132,11 +156,14 @@ def main() -> None:
             fwd = n / min(median_seconds(lambda b=b: [model(x[i:i + b]) for i in range(0, n, b)], args.repeats, device)
                           for b in BATCH_SIZES)
         achieved = rates[best] * flops
+        train_rate = training_rate(model, x, args.repeats, device)
+        train = train_rate * 2 * TRAINING_FACTOR * macs
         peaks.append(matmul_rate(mm_size, max(args.repeats, 5), device))
         peak = statistics.median(peaks)
         print(f"{arch:12s} {macs / 1e6:12.2f} {flops / 1e6:13.2f} {best:6d} {rates[best]:10.0f} {achieved / 1e9:11.1f} "
               f"{fwd * 2 * macs / 1e9:11.1f} {peak / 1e9:7.1f} {achieved / peak:9.1%}  >={TARGETS[arch]:.0%} "
-              f"{'met' if achieved / peak >= TARGETS[arch] else 'NOT met'}", flush=True)
+              f"{'met' if achieved / peak >= TARGETS[arch] else 'NOT met':7s} {train_rate:11.0f} "
+              f"{train / 1e9:13.1f} {train / peak:9.1%}", flush=True)
 
 
 if __name__ == "__main__":

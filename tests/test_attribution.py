@@ -478,6 +478,9 @@ def test_attribute_members_of_a_list_of_models(method, options):
         torch.testing.assert_close(maps[:, k], attribute(member, x, method, **options), rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="members=2 but 3 models"):
         attribute_members(members, x, members=2)
+    # a list of one model is an ensemble of one member (its dense layers per member, as for three)
+    torch.testing.assert_close(attribute_members(members[:1], x, method, **options)[:, 0],
+                               attribute(members[0], x, method, **options), rtol=1e-10, atol=1e-14)
 
 
 def test_iter_attribute_members_streams_blocks(monkeypatch):

@@ -509,10 +509,10 @@ class _ChannelsLast(nn.Module):
     benchmarks/attribution_speed.py), and a Keras flatten becomes a view. The ops: ("conv", weight (O, I/g,
     1, w), bias, padding, groups), ("relu",), ("exp",), ("pool", kernel, stride), ("keras_flatten",),
     ("flatten",), ("linear", weight, bias) and, for an ensemble's members, ("dense", weight (K, O, I), bias
-    (K, O)) on (M, K, I); `members` > 1 flattens per member and returns (M, K * T). `_channels_last` builds
+    (K, O)) on (M, K, I); for an ensemble (`members` given, even 1) it flattens per member and returns (M, K * T). `_channels_last` builds
     them with activations moved after the max-pools that follow them (`_pool_first`)."""
 
-    def __init__(self, ops: list[tuple[Any, ...]], members: int = 1):
+    def __init__(self, ops: list[tuple[Any, ...]], members: int | None = None):
         super().__init__()
         self.ops, self.members = ops, members
 
@@ -530,7 +530,7 @@ class _ChannelsLast(nn.Module):
                 h = F.max_pool2d(h, (1, op[1]), (1, op[2]))
             elif kind == "keras_flatten":  # (M, K*C, 1, L) -> (M, K, L*C): (length, channel) order per member
                 h = h.permute(0, 2, 3, 1)  # a view for channels-last data
-                if self.members == 1:
+                if self.members is None:
                     h = h.flatten(1)
                 else:
                     h = h.reshape(len(h), h.shape[2], self.members, -1).transpose(1, 2).flatten(2)
@@ -541,7 +541,7 @@ class _ChannelsLast(nn.Module):
             else:  # "dense"
                 h = torch.einsum("bki,koi->bko", h, op[1]) + op[2]
         h = h.squeeze(2) if h.dim() == 4 else h  # a convolution's outputs (M, C, L)
-        return h.flatten(1) if self.members > 1 else h
+        return h.flatten(1) if self.members is not None else h
 
 
 def _channels_last(model: nn.Module, start: int = 0, members: int = 1) -> _ChannelsLast | None:
@@ -600,7 +600,8 @@ def _channels_last(model: nn.Module, start: int = 0, members: int = 1) -> _Chann
                     return None
         else:
             return None
-    return _ChannelsLast(_pool_first(ops), members) if ops else None
+    ensemble = not isinstance(model, nn.Sequential)
+    return _ChannelsLast(_pool_first(ops), members if ensemble else None) if ops else None
 
 
 def _pool_first(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
