@@ -509,8 +509,9 @@ class _ChannelsLast(nn.Module):
     benchmarks/attribution_speed.py), and a Keras flatten becomes a view. The ops: ("conv", weight (O, I/g,
     1, w), bias, padding, groups), ("relu",), ("exp",), ("pool", kernel, stride), ("keras_flatten",),
     ("flatten",), ("linear", weight, bias) and, for an ensemble's members, ("dense", weight (K, O, I), bias
-    (K, O)) on (M, K, I); for an ensemble (`members` given, even 1) it flattens per member and returns (M, K * T). `_channels_last` builds
-    them with activations moved after the max-pools that follow them (`_pool_first`)."""
+    (K, O)) on (M, K, I); for an ensemble (`members` given, even 1) it flattens per member and returns
+    (M, K * T). `_channels_last` builds them with activations moved after the max-pools that follow them
+    (`_pool_first`)."""
 
     def __init__(self, ops: list[tuple[Any, ...]], members: int | None = None):
         super().__init__()

@@ -61,8 +61,8 @@ def test_the_history_holds_every_score_of_every_epoch_and_matches_the_saved_chec
             # The maps come from two paths (the engine's grouped members during training, the loaded model's folded
             # channels-last pass here) that agree to float32 rounding, except where a max-pool's two largest inputs
             # lie within that rounding (a near-tie: its gradient goes to the other position). In one run here 1 of
-            # the 40 maps had one (a relative gap of 4e-7), which moved the interpretability AUROC by 4e-4 and the angles'
-            # SD by 0.005 degrees.
+            # the 40 maps had one (a relative gap of 4e-7), which moved the interpretability AUROC by 4e-4 and
+            # the angles' SD by 0.005 degrees.
             for key in ("test_interp_auroc_raw", "test_interp_auroc_corrected", "test_kld_kmer", "test_angle_sd"):
                 assert scores[key] == pytest.approx(row[key], rel=1e-3, abs=2e-3), (name, key)
 
