@@ -487,18 +487,10 @@ def _input_layer(model: nn.Module, members: int = 1) -> _InputLayer | None:
         stride, dilation = conv.stride[0], conv.dilation[0]
     else:
         return None
-    width = weight.shape[-1]
-    if stride != 1 or dilation != 1:
+    padding = _conv_padding(padding, weight.shape[-1])
+    if stride != 1 or dilation != 1 or padding is None:
         return None
-    if padding == "same":
-        if (width - 1) % 2:
-            return None  # "same" pads an even kernel unevenly
-        padding = (width - 1) // 2
-    elif padding == "valid":
-        padding = 0
-    elif isinstance(padding, tuple):
-        padding = padding[0]
-    return _InputLayer(weight, bias, int(padding), members, rest)
+    return _InputLayer(weight, bias, padding, members, rest)
 
 
 class _ChannelsLast(nn.Module):
@@ -618,7 +610,7 @@ def _pool_first(ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def _conv_padding(padding: Any, width: int) -> int | None:
-    """A Conv1d's padding as one int per side; None for an uneven "same"."""
+    """A Conv1d's padding as one int per side; None for "same" with an even kernel (padded unevenly)."""
     if padding == "same":
         return (width - 1) // 2 if width % 2 else None
     if padding == "valid":
