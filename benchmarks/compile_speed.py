@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradcorr.models.architectures import build_model, l2_penalty
+from gradcorr.models.dropout import dropout_masks, masked_forward
 from gradcorr.models.ensemble import EnsembleCNN, MemberAdam, _l2_members, replicate
-from gradcorr.models.training import dropout_masks, masked_forward
 
 L2 = 1e-6
 

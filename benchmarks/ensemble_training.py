@@ -1,7 +1,7 @@
 """Training throughput: the ensemble engine against the sequential loop, in member-epochs per second.
 
 Usage: python benchmarks/ensemble_training.py [--n 1000] [--members 5 10 50] [--threads N] [--device cpu]
-       [--angle-lambda 0.001]
+       [--angle-lambda 0.001] [--dropout-masks bits] [--profile]
 
 Same process, same data (random one-hot sequences of length 200 with a planted motif), the published
 protocol (batch 100, Adam, BatchNorm, dropout). The sequential loop trains members one after another
@@ -11,6 +11,8 @@ K at once and in groups of --group (the workflow's `engine_group`). Prints one r
 K and group size with both rates and their ratio. With --angle-lambda both train with the angle penalty
 (double backpropagation), the study angle_training's penalty arms. With --profile, where the time of one
 engine epoch of --group members goes (torch.profiler, the ops with the largest share of self CPU time).
+--dropout-masks picks the mask generator of both sides (`models.dropout.dropout_mask`; benchmarks/dropout_masks.py
+compares the two).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 import torch
 
 from gradcorr.models.architectures import build_model
+from gradcorr.models.dropout import DROPOUT_MASKS
 from gradcorr.models.ensemble import train_ensemble
 from gradcorr.models.regularizers import RegularizerConfig
 from gradcorr.models.training import TrainConfig, train
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--arch", nargs="+", default=["cnn_shallow", "cnn_deep"])
     parser.add_argument("--angle-lambda", type=float, default=None, help="train with the angle penalty")
     parser.add_argument("--profile", action="store_true", help="also profile one engine epoch of --group members")
+    parser.add_argument("--dropout-masks", choices=DROPOUT_MASKS, default="bernoulli")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -73,7 +77,9 @@ def main() -> None:
           f"{args.n} sequences, {args.epochs} epochs per run")
     x, y = data(args.n, 0)
     xv, yv = data(max(args.n // 5, 100), 1)
-    cfg = {"max_epochs": args.epochs, "batch_size": 100, "log_every": 0, "early_stopping_patience": 100}
+    cfg = {"max_epochs": args.epochs, "batch_size": 100, "log_every": 0, "early_stopping_patience": 100,
+           "dropout_masks": args.dropout_masks}
+    print(f"dropout masks: {args.dropout_masks}")
     if args.angle_lambda is not None:
         cfg["regularizer"] = RegularizerConfig("angle", angle_lambda=args.angle_lambda)
         print(f"angle penalty, lambda {args.angle_lambda:g}")

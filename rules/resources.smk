@@ -74,7 +74,23 @@ def models_at_once(n_models):
     return min(n_models, config["engine_group"]) if VECTORIZED else 1
 
 
+# Scheduling: a run lasts as long as its longest chain of jobs. Training gates every later stage of its model
+# type, and a CNN-deep model trains about 3.5 times as long as a CNN-shallow one (README, Default run), so the
+# training jobs start before any other job, the longest first: the last training then does not run alone while
+# a core waits for it.
+LONG_TRAINING = ("cnn_deep",)
+
+
+def train_priority(arch):
+    """Snakemake priority of a training job: above every other job (0), the long architectures' highest."""
+    return 2 if arch in LONG_TRAINING else 1
+
+
 # Synthetic study
+
+
+def synthetic_train_priority(wildcards):
+    return train_priority(wildcards.arch)
 
 
 def synthetic_train_mem_mb(wildcards, attempt):

@@ -74,6 +74,7 @@ else:
             f"logs/synthetic/train/{TRIAL_JOB}.log",
         benchmark:
             f"benchmarks/out/synthetic_train/{TRIAL_JOB}.tsv"
+        priority: synthetic_train_priority
         conda:
             "../envs/gradcorr.yaml"
         threads: config["threads"]

@@ -47,16 +47,18 @@ def _members(arch: str, activation: str, widths: list[int], seeds: list[int],
     return out
 
 
-@pytest.mark.parametrize("arch, activation, widths, kwargs", [
-    ("cnn_deep", "exp", [6, 10, 8], {}),        # different first-layer widths: padded and masked
-    ("cnn_shallow", "relu", [5, 5], {}),
-    ("cnn_consistency", "exp", [6, 8], {"batchnorm": False, "dropout": 0.4}),  # dropout without BatchNorm
+@pytest.mark.parametrize("arch, activation, widths, kwargs, masks", [
+    ("cnn_deep", "exp", [6, 10, 8], {}, "bernoulli"),        # different first-layer widths: padded and masked
+    ("cnn_shallow", "relu", [5, 5], {}, "bernoulli"),
+    ("cnn_consistency", "exp", [6, 8], {"batchnorm": False, "dropout": 0.4}, "bernoulli"),  # dropout, no BatchNorm
+    ("cnn_deep", "exp", [6, 10], {}, "bits"),                # our cheaper masks, in both paths
 ])
-def test_members_train_as_they_train_alone(arch, activation, widths, kwargs, float64):
+def test_members_train_as_they_train_alone(arch, activation, widths, kwargs, masks, float64):
     x, y = _data(260, 0)
     xv, yv = _data(80, 1)
     seeds = [11 + i for i in range(len(widths))]
-    configs = [TrainConfig(max_epochs=3, batch_size=50, seed=s, log_every=0, lr_patience=1) for s in seeds]
+    configs = [TrainConfig(max_epochs=3, batch_size=50, seed=s, log_every=0, lr_patience=1, dropout_masks=masks)
+               for s in seeds]
     members = _members(arch, activation, widths, seeds, **kwargs)
     alone = [train(copy.deepcopy(m), x, y, xv, yv, c) for m, c in zip(members, configs)]
     together, histories = train_ensemble([copy.deepcopy(m) for m in members], x, y, xv, yv, configs)
@@ -70,6 +72,10 @@ def test_members_train_as_they_train_alone(arch, activation, widths, kwargs, flo
             assert torch.allclose(a.double(), b.double(), rtol=1e-7, atol=1e-8), name
     # weights moved: the test compares trained models, not two copies of the initialisation
     assert not torch.allclose(together[0][0].weight, members[0][0].weight)
+    if masks != "bernoulli":  # the setting reached both paths: torch's masks train another model
+        other = dataclasses.replace(configs[0], dropout_masks="bernoulli")
+        _, history = train(copy.deepcopy(members[0]), x, y, xv, yv, other)
+        assert history[0]["loss"] != pytest.approx(histories[0][0]["loss"], rel=1e-6)
 
 
 def _protein(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -364,7 +370,8 @@ def test_members_must_share_their_number_of_outputs_and_train_with_one():
         train_ensemble(_bassets([4, 4], [6, 6], [3, 3]), x, y, x, y, [TrainConfig(seed=0), TrainConfig(seed=1)])
 
 
-def test_masks_drawn_beforehand_are_the_masks_a_forward_draws(float64):
+@pytest.mark.parametrize("method", ["bernoulli", "bits"])
+def test_masks_drawn_beforehand_are_the_masks_a_forward_draws(method, float64):
     """`draw_masks` draws from the members' generators what a training forward draws itself (the compiled path
     passes them in), in order and shape, padded channels dropped; shapes are read without touching BatchNorm."""
     members = _members("cnn_deep", "exp", [6, 10], [1, 2])
@@ -372,6 +379,7 @@ def test_masks_drawn_beforehand_are_the_masks_a_forward_draws(float64):
     model, twin = EnsembleCNN(copy.deepcopy(members)).train(), EnsembleCNN(copy.deepcopy(members)).train()
     model.generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
     twin.generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
+    model.mask_method = twin.mask_method = method
     masks = model.draw_masks(x)
     assert [m.dtype for m in masks] == [torch.bool] * 5 and not masks[0][:, 0, 6:].any()
     for key, value in twin.state_dict().items():

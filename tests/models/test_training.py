@@ -19,8 +19,6 @@ from gradcorr.models.training import (
     Phase,
     TrainConfig,
     check_phases,
-    dropout_masks,
-    masked_forward,
     phase_starting,
     predict,
     set_dropout,
@@ -559,26 +557,6 @@ def _onehot(n: int, length: int, seed: int, dtype: torch.dtype) -> tuple[torch.T
     g = torch.Generator().manual_seed(seed)
     x = nn.functional.one_hot(torch.randint(0, 4, (n, length), generator=g), 4).to(dtype).transpose(1, 2)
     return x, torch.randint(0, 2, (n, 1), generator=g).to(dtype)
-
-
-def test_drawn_dropout_masks_are_the_masks_nn_dropout_draws():
-    """`dropout_masks` draws from the global generator what the model's nn.Dropout layers draw in a forward, in
-    order, and `masked_forward` with them is that forward; drawing the shapes leaves BatchNorm as it was."""
-    torch.manual_seed(0)
-    model = build_model("cnn_deep", activation="exp", n_filters=4, kernel_size=5, input_length=48).train()
-    x, _ = _onehot(16, 48, 1, torch.float32)
-    before = copy.deepcopy(model)
-    torch.manual_seed(5)
-    masks = dropout_masks(model, x)
-    assert [m.dtype for m in masks] == [torch.bool] * 5 and [m.shape[0] for m in masks] == [16] * 5
-    for key, value in before.state_dict().items():
-        assert torch.equal(value, model.state_dict()[key]), key
-    ours = masked_forward(model, x, masks)
-    torch.manual_seed(5)
-    assert torch.equal(ours, before(x))
-    torch.manual_seed(6)
-    assert not torch.equal(masked_forward(copy.deepcopy(before), x, dropout_masks(before, x)), ours)
-    assert dropout_masks(model.eval(), x) == []
 
 
 def tiny_cnn(seed: int, width: int = 4) -> nn.Sequential:

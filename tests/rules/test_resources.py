@@ -83,3 +83,20 @@ def test_diffroar_jobs_ask_for_a_gpu_and_scale_with_pgd_steps_and_retrainings(tm
     power = {int(j["runtime"]) for j in jobs["diffroar_power"] + jobs["diffroar_random"]}
     assert len(power) == 1  # test.yaml's 2 fractions x top and bottom x 5 retrainings = 20 models of 100 epochs
     assert power.pop() - 10 == pytest.approx(20 * (noise - 10), rel=0.1)
+
+
+def test_training_jobs_start_first_the_long_architectures_first(tmp_path):
+    """Every synthetic training job outranks every other job, CNN-deep's the CNN-shallow's (a dry run's priorities),
+    so the last training does not run alone at the end of a run while a core waits."""
+    run = snakemake("-n", "--configfile", str(TEST_CONFIG), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    priorities: dict[str, list[int]] = {}
+    for block in (run.stdout + run.stderr).split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if rule:
+            arch = re.search(r"wildcards: .*arch=(\w+)", block)
+            priority = re.search(r"^\s+priority: (\d+)$", block, re.M)
+            key = f"{rule.group(1)}:{arch.group(1)}" if rule.group(1) == "synthetic_train" else "other"
+            priorities.setdefault(key, []).append(int(priority.group(1)) if priority else 0)
+    deep, shallow = priorities["synthetic_train:cnn_deep"], priorities["synthetic_train:cnn_shallow"]
+    assert min(deep) > max(shallow) > max(priorities["other"]) == 0

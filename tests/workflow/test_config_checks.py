@@ -212,3 +212,21 @@ def test_restated_names_are_the_packages():
     from gradcorr.workflow.config_checks import ATTRIBUTION_METHODS, PROTEIN_LETTERS
 
     assert set(ATTRIBUTION_METHODS) == set(METHODS) and PROTEIN_LETTERS == AMINO_ACIDS
+
+
+def test_the_training_section_is_the_train_configs_hyperparameters():
+    """Every key of `training:` in the schema is a `TrainConfig` field, and each default the schema fills in is
+    the field's (the seed comes from the top-level seed), so the package and the config cannot drift apart."""
+    import dataclasses
+
+    from gradcorr.models.training import TrainConfig
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert set(schema["properties"]["training"]["properties"]) == set(fields) - {"seed"}
+    for key, spec in schema["properties"]["training"]["properties"].items():
+        if "default" in spec:
+            assert spec["default"] == fields[key] or (key == "phases" and fields[key] == ()), key
+    assert checked_config()["training"]["dropout_masks"] == "bernoulli"
+    with pytest.raises(WorkflowError, match="uniform"):
+        checked_config("training: {dropout_masks: uniform}\n")

@@ -11,12 +11,12 @@ channel widths is stacked with each input position's channels padded). Any such 
 dense layers, ReLU or Exp, dropout, max-pooling, BatchNorm and `KerasFlatten` stacks: the MLP and SeqCNN
 (`architectures.mlp`, `seq_cnn`) too.
 
-`train_ensemble` runs the published protocol for every member at once: its own data order and
-dropout masks (generators seeded by its own seed, drawn as `training.train` draws them), its own
-BatchNorm statistics, Adam moments (AdamW's decoupled weight decay with `TrainConfig.weight_decay`), plateau
-learning rate and early stopping (a stopped member's
-updates are masked and its best epoch is restored); with the angle penalty, its own saliency pass; the
-training schedule's phases (`training.Phase`) and the epoch hooks as `training.train` runs them.
+`train_ensemble` runs the published protocol for every member at once: its own data order and dropout masks
+(generators seeded by its own seed, drawn as `training.train` draws them, by the configs' `dropout_masks`), its
+own BatchNorm statistics, Adam moments (AdamW's decoupled weight decay with `TrainConfig.weight_decay`), plateau
+learning rate and early stopping (a stopped member's updates are masked and its best epoch is restored); with the
+angle penalty, its own saliency pass; the training schedule's phases (`training.Phase`) and the epoch hooks as
+`training.train` runs them.
 The result equals training each member alone with `training.train` up to float rounding (tested), and
 members come back as ordinary models. Training takes single-output members (one binary label); members of
 several outputs (e.g. `architectures.basset`) stack for prediction and attribution (`inference_ensemble`), not
@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn.utils.parametrize import type_before_parametrizations
 
 from gradcorr.models.architectures import Exp, KerasFlatten, SimplexConv1d, ZeroMeanKernel, fold_batchnorm, reinitialize
+from gradcorr.models.dropout import dropout_mask
 from gradcorr.models.regularizers import angle_norms, training_saliency
 from gradcorr.models.training import (
     RESTART_SEED_OFFSET,
@@ -53,7 +54,8 @@ from gradcorr.models.training import (
 log = logging.getLogger(__name__)
 
 SAME_ACROSS_MEMBERS = ("max_epochs", "batch_size", "learning_rate", "lr_schedule", "lr_factor", "lr_patience",
-                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2", "weight_decay", "phases")
+                       "lr_min_delta", "min_lr", "early_stopping_patience", "l2", "weight_decay", "phases",
+                       "dropout_masks")
 
 
 def _padded(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,15 +90,14 @@ def _raw(layer: nn.Module, name: str) -> torch.Tensor:
 
 
 def member_mask(generators: Sequence[torch.Generator], shape: Sequence[int], p: float, widths: Sequence[int],
-                device: torch.device | str) -> torch.Tensor:
-    """Dropout masks (bool, True: kept) of shape (B, K, ...), member k's drawn from generators[k] over its
-    `widths[k]` real channels, in the order and shape `nn.Dropout` draws a mask for the member alone (bernoulli_;
-    a bool tensor takes the same draws as a float one, at less cost), so masks equal those of single training on
-    the CPU; padded channels get False. `_dropout` scales the kept entries by 1 / (1 - p), as `nn.Dropout`."""
+                device: torch.device | str, method: str = "bernoulli") -> torch.Tensor:
+    """Dropout masks (bool, True: kept) of shape (B, K, ...), member k's drawn from generators[k] by `method` over
+    its `widths[k]` real channels, in the order and shape a mask is drawn for the member alone
+    (`dropout.dropout_mask`), so masks equal those of single training; padded channels get False. `_dropout` scales
+    the kept entries by 1 / (1 - p), as `nn.Dropout`."""
     noise = torch.zeros(tuple(shape), dtype=torch.bool, device=device)
     for m, g in enumerate(generators):
-        part = (shape[0], widths[m], *shape[3:])
-        noise[:, m, : widths[m]] = torch.empty(part, dtype=torch.bool, device=device).bernoulli_(1 - p, generator=g)
+        noise[:, m, : widths[m]] = dropout_mask((shape[0], widths[m], *shape[3:]), p, method, g, device)
     return noise
 
 
@@ -115,6 +116,7 @@ class EnsembleCNN(nn.Module):
         self.members = len(members)
         self.layers: list[tuple[str, dict]] = []
         self.generators: list[torch.Generator] | None = None  # per-member dropout generators (training)
+        self.mask_method = "bernoulli"  # how they draw masks (dropout.dropout_mask; set by train_ensemble)
         self.shapes: list[tuple[tuple[int, ...], float, list[int]]] | None = None  # dropout shapes (draw_masks)
         # a dense layer reading a flattened (length, channels) input of members of different channel widths:
         # layer name -> (length, padded width); its kernel is stacked with each position's channels padded
@@ -259,7 +261,7 @@ class EnsembleCNN(nn.Module):
         if mask is None:
             if self.generators is None:
                 return F.dropout(h, p, True)
-            mask = member_mask(self.generators, per.shape, p, widths, h.device)
+            mask = member_mask(self.generators, per.shape, p, widths, h.device, self.mask_method)
         return (per * mask.to(h.dtype).div(1 - p)).reshape(h.shape)
 
     def draw_masks(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -278,7 +280,7 @@ class EnsembleCNN(nn.Module):
         finally:
             self.shapes = None
             self.train()
-        return [member_mask(self.generators, (len(x), *shape[1:]), p, widths, x.device)
+        return [member_mask(self.generators, (len(x), *shape[1:]), p, widths, x.device, self.mask_method)
                 for shape, p, widths in found]
 
     def set_dropout(self, rate: float) -> None:
@@ -467,6 +469,7 @@ def train_ensemble(members: Sequence[nn.Sequential], x_train: torch.Tensor, y_tr
         raise ValueError(f"the ensemble engine trains members of one output (a last dense layer of width 1, one "
                          f"binary label); these have {found}: train them one at a time (training.train)")
     model.generators = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
+    model.mask_method = config.dropout_masks
     order_rngs = [torch.Generator().manual_seed(c.seed) for c in configs]
     params = dict(model.named_parameters())
     optimizer = MemberAdam(params, {n: m.to(device) for n, m in model.grad_masks().items()},
