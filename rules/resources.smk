@@ -113,6 +113,11 @@ def synthetic_attribution_runtime(wildcards):
     return attribution_runtime(n_sequences, len(trial_ids(wildcards)), method)
 
 
+def synthetic_predict_runtime(wildcards):
+    """A forward pass of every test sequence (bounded by a saliency pass of all sequences)."""
+    return attribution_runtime(SYNTHETIC_SEQUENCES, len(trial_ids(wildcards)), "saliency")
+
+
 def synthetic_part_runtime(wildcards):
     """One part of a split attribution job (synthetic_attribute)."""
     n_sequences = part_sequences(config["evaluation"]["n_positive"], int(wildcards.parts))

@@ -126,6 +126,31 @@ rule synthetic_attribute:
         "../scripts/synthetic_attribute.py"
 
 
+# The test outputs of a job's models, once: every method's evaluation job scores them (on the published run's
+# 50 models of a type and 4,000 test sequences, each of the four jobs made them again: about a tenth of its work).
+rule synthetic_predict:
+    input:
+        data=SYNTHETIC_DATASET,
+        models=job_trials(f"{SYNTHETIC_DIR}/models/{{arch}}_{{activation}}_{{trial}}.pt"),
+    output:
+        f"{SYNTHETIC_DIR}/predictions/{TRIAL_JOB}.h5",
+    log:
+        f"{SYNTHETIC_LOGS}/predict/{TRIAL_JOB}.log",
+    benchmark:
+        f"benchmarks/out/synthetic_predict/{TRIAL_JOB}.tsv"
+    conda:
+        "../envs/gradcorr.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=synthetic_attribution_mem_mb,
+        runtime=synthetic_predict_runtime,
+    params:
+        engine=config["ensemble_engine"],
+        device=config["device"],
+    script:
+        "../scripts/synthetic_predict.py"
+
+
 # Per model and method: the maps, their scores and their angle summary. The vectorized engine attributes all
 # trials of a model type in one batched pass (or merges the parts above); random draws are seeded per model
 # type and method, so the maps are the same either way.
@@ -134,6 +159,7 @@ rule synthetic_evaluate:
         data=SYNTHETIC_DATASET,
         models=job_trials(f"{SYNTHETIC_DIR}/models/{{arch}}_{{activation}}_{{trial}}.pt"),
         parts=synthetic_part_files,
+        predictions=f"{SYNTHETIC_DIR}/predictions/{TRIAL_JOB}.h5",
     output:
         attributions=job_trials(f"{SYNTHETIC_DIR}/attributions/{{arch}}_{{activation}}_{{trial}}.{{method}}.h5"),
         metrics=job_trials(f"{SYNTHETIC_DIR}/metrics/{{arch}}_{{activation}}_{{trial}}.{{method}}.tsv"),

@@ -14,4 +14,5 @@ evaluate_synthetic_models(
     evaluation=snakemake.params.evaluation, options=snakemake.params.options,
     thresholds=snakemake.params.thresholds, seed=snakemake.params.seed, engine=snakemake.params.engine,
     device=snakemake.params.device, threads=snakemake.threads, parts=list(snakemake.input.parts),
+    predictions=snakemake.input.predictions,
 )

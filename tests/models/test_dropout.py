@@ -100,6 +100,18 @@ def test_a_forward_under_bits_draws_the_bits_masks_drawn_ahead():
     assert all("forward" not in layer.__dict__ for layer in twin)
 
 
+def test_a_copy_made_under_bits_follows_its_own_mode():
+    """A copy made inside the block (as an epoch hook may make) drops by its own mode, not the original's."""
+    model, x = _model(), _onehot(8, 48, 1)
+    with mask_generator(model, "bits"):
+        copied = copy.deepcopy(model).eval()
+        assert model.training and torch.equal(copied(x), copy.deepcopy(_model()).eval()(x))
+        torch.manual_seed(3)
+        drawn = copied.train()(x)
+        torch.manual_seed(3)
+        assert torch.equal(drawn, masked_forward(copied, x, dropout_masks(copied, x, "bits")))
+
+
 def test_layers_get_their_forward_back_after_an_error():
     model = _model()
     with pytest.raises(RuntimeError, match="inside"):

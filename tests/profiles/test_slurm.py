@@ -49,7 +49,7 @@ KILLED_TRAINING, KILLED_ATTRIBUTION = "cnn_deep_exp", "cnn_shallow_relu"
 # the local run's threads: torch's float sums, hence the trained weights, depend on the thread count.
 OVERRIDE = ["--default-resources", "slurm_partition=test", "runtime=30", "mem_mb=1000", "cpus_per_task=1",
             "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
-            "1", "--set-threads", "synthetic_train=1", "synthetic_evaluate=1"]
+            "1", "--set-threads", "synthetic_train=1", "synthetic_predict=1", "synthetic_evaluate=1"]
 DATASET = "results/synthetic/data/billboard.h5"
 CPU_MODEL = "cnn_shallow_relu_0"  # trained on the node without GPUs (one job: each DAG step costs status checks)
 CPU_OUTPUTS = [f"results/synthetic/models/{CPU_MODEL}.pt", f"results/synthetic/models/{CPU_MODEL}.history.tsv"]
@@ -186,6 +186,7 @@ def test_rerun_submits_only_what_is_missing_and_resubmits_a_killed_job(cluster, 
     jobs = submissions(out)
     assert Counter((rule, wildcards) for _, rule, wildcards in jobs) == {
         ("synthetic_train", KILLED_TRAINING): 1, ("synthetic_interpretability_table", "saliency"): 1,
+        **{("synthetic_predict", t): 1 for t in MODEL_TYPES},
         **{("synthetic_evaluate", f"{t}_saliency"): 1 + (t == KILLED_ATTRIBUTION) for t in MODEL_TYPES}}
     assert f"SLURM-job '{killed}' failed, SLURM status is: 'CANCELLED'" in out and "Trying to restart job" in out
     first_try, second_try = (slurm_job(cluster, jobid) for jobid, rule, wildcards in jobs
@@ -201,13 +202,13 @@ def test_jobs_went_through_slurm_with_the_profiles_resources(cluster, slurm_runs
     jobs = submissions(first_out) + submissions(rerun_out)
     logs = "".join(path.read_text() for path in (workdir / ".snakemake" / "log").glob("*.snakemake.log"))
     assert sorted(submissions(logs)) == sorted(jobs)
-    assert {rule for _, rule, _ in jobs} == {"synthetic_dataset", "synthetic_train", "synthetic_evaluate",
-                                             "synthetic_interpretability_table"}
+    assert {rule for _, rule, _ in jobs} == {"synthetic_dataset", "synthetic_train", "synthetic_predict",
+                                             "synthetic_evaluate", "synthetic_interpretability_table"}
     controller = cluster.log("slurmctld")
     for jobid, rule, _ in jobs:
         assert started(controller, jobid), jobid
         job = slurm_job(cluster, jobid)
-        gpu = rule in ("synthetic_train", "synthetic_evaluate")
+        gpu = rule in ("synthetic_train", "synthetic_predict", "synthetic_evaluate")
         requested = job.get("TresPerJob", "") + job.get("TresPerNode", "")
         assert (requested == "gres:gpu:1") == gpu and ("gpu" in requested) == gpu, (rule, requested)
         assert job["NumCPUs"] == ("4" if gpu else "1"), (rule, job["NumCPUs"])

@@ -100,3 +100,21 @@ def test_training_jobs_start_first_the_long_architectures_first(tmp_path):
             priorities.setdefault(key, []).append(int(priority.group(1)) if priority else 0)
     deep, shallow = priorities["synthetic_train:cnn_deep"], priorities["synthetic_train:cnn_shallow"]
     assert min(deep) > max(shallow) > max(priorities["other"]) == 0
+
+
+def test_every_rule_with_computed_resources_is_in_the_slurm_profiles():
+    """A rule whose memory rules/resources.smk computes (training, attribution: the heavy ones) has its GPU and
+    CPUs in profiles/slurm, and its CPUs in profiles/slurm-cpu; a rule missing there would run on one CPU."""
+    import yaml
+
+    heavy = set()
+    for path in (ROOT / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=\s*(?:rule|checkpoint) \w+:)", path.read_text()):
+            name = re.match(r"\s*(?:rule|checkpoint) (\w+):", block)
+            if name and re.search(r"^\s+mem_mb=", block, re.M):
+                heavy.add(name.group(1))
+    assert {"synthetic_train", "synthetic_predict", "synthetic_attribute", "synthetic_evaluate"} <= heavy
+    for profile in ("slurm", "slurm-cpu"):
+        listed = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())["set-resources"]
+        assert heavy <= set(listed), (profile, sorted(heavy - set(listed)))
+        assert all(listed[rule].get("cpus_per_task", 1) > 1 for rule in heavy)

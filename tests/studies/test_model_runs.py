@@ -15,7 +15,12 @@ from gradcorr.models.training import TrainConfig, train
 from gradcorr.monitor import epoch_hook
 from gradcorr.studies import model_runs
 from gradcorr.studies.model_runs import check_member_parts, fit_members, sequence_part, split_tensors, train_members
-from gradcorr.studies.synthetic import attribute_synthetic_part, evaluate_synthetic_models, train_synthetic_models
+from gradcorr.studies.synthetic import (
+    attribute_synthetic_part,
+    evaluate_synthetic_models,
+    predict_synthetic_models,
+    train_synthetic_models,
+)
 
 TRAINING = {"max_epochs": 2, "batch_size": 50, "log_every": 0}
 MODELS = {"n_filters": 6, "kernel_size": 9}
@@ -125,6 +130,35 @@ def test_a_split_evaluation_writes_the_bytes_of_one_job(dataset, trained, tmp_pa
             for kind in ("attributions", "angles"):
                 assert _h5_contents(one[kind]) == _h5_contents(parted[kind]), (split, kind)
     assert not np.array_equal(*(h5py.File(files[1][t]["attributions"], "r")[method][()] for t in (0, 1)))
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "sequential"])
+def test_predictions_made_once_score_as_those_each_job_makes(dataset, trained, tmp_path, engine):
+    """The test outputs of a job's models, made once (`predict_synthetic_models`), give every evaluation job the
+    bytes it writes when it predicts itself; a file of other models is refused, naming it."""
+    models = [trained["vectorized"] / f"cnn_deep_exp_{t}.pt" for t in range(3)]
+    common = {"method": "saliency", "evaluation": EVALUATION, "options": {}, "thresholds": [30], "seed": 9,
+              "engine": engine, "device": "cpu"}
+    predictions = tmp_path / "predictions.h5"
+    predict_synthetic_models(dataset, models, predictions, engine=engine, device="cpu")
+    with h5py.File(predictions, "r") as f:
+        probs = f["probs"][()]
+    assert probs.shape == (60, 3) and not np.allclose(probs[:, 0], probs[:, 1])
+    outs = {}
+    for how in ("each", "once"):
+        outs[how] = [{k: tmp_path / f"{how}_{t}.{k}" for k in ("attributions", "metrics", "angles")} for t in range(3)]
+        evaluate_synthetic_models(dataset, models, outs[how], predictions=predictions if how == "once" else None,
+                                  **common)
+    for each, once in zip(outs["each"], outs["once"]):
+        assert each["metrics"].read_bytes() == once["metrics"].read_bytes()
+    auroc = pd.read_csv(outs["once"][0]["metrics"], sep="\t")["test_auroc"].iloc[0]
+    # the scores come from the file: outputs turned around there turn the test AUROC around
+    with h5py.File(predictions, "r+") as f:
+        f["probs"][...] = 1 - probs
+    evaluate_synthetic_models(dataset, models, outs["once"], predictions=predictions, **common)
+    assert pd.read_csv(outs["once"][0]["metrics"], sep="\t")["test_auroc"].iloc[0] == pytest.approx(1 - auroc)
+    with pytest.raises(ValueError, match=r"predictions\.h5: predictions of .*cnn_deep_exp_0"):
+        evaluate_synthetic_models(dataset, models[::-1], outs["once"], predictions=predictions, **common)
 
 
 def test_sequence_parts_are_whole_blocks_spread_evenly(tmp_path):

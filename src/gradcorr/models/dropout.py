@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+import types
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -77,29 +78,28 @@ def _dropout_layers(model: nn.Module) -> list[nn.Dropout]:
     return [layer for layer in model.modules() if isinstance(layer, nn.Dropout)]
 
 
-def _drawn_forward(layer: nn.Dropout, method: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A forward for `layer` that drops with a mask of `dropout_mask(method)` from the global generator, scaled by
+def _drawn_forward(self: nn.Dropout, h: torch.Tensor) -> torch.Tensor:
+    """`nn.Dropout`'s forward with a mask of `dropout_mask(self.mask_method)` from the global generator, scaled by
     1 / (1 - p) as `nn.Dropout` scales; the identity in inference mode or at p = 0."""
-    def forward(h: torch.Tensor) -> torch.Tensor:
-        if not layer.training or layer.p == 0:
-            return h
-        return h * dropout_mask(h.shape, layer.p, method, device=h.device).to(h.dtype).div(1 - layer.p)
-    return forward
+    if not self.training or self.p == 0:
+        return h
+    return h * dropout_mask(h.shape, self.p, self.mask_method, device=h.device).to(h.dtype).div(1 - self.p)
 
 
 @contextlib.contextmanager
 def mask_generator(model: nn.Module, method: str) -> Iterator[nn.Module]:
     """Within the block, the dropout layers of `model` draw their masks by `method` (`dropout_mask`, from torch's
-    global generator); "bernoulli" leaves them as they are. The layers are given back their own forward on
-    leaving, whatever happens inside."""
+    global generator); "bernoulli" leaves them as they are. The layers get their own forward back on leaving,
+    whatever happens inside; a copy made inside (`copy.deepcopy`) keeps drawing by `method`, in its own mode."""
     layers = _dropout_layers(model) if check_method(method) != "bernoulli" else []
     for layer in layers:
-        layer.forward = _drawn_forward(layer, method)
+        layer.mask_method = method
+        layer.forward = types.MethodType(_drawn_forward, layer)
     try:
         yield model
     finally:
         for layer in layers:
-            del layer.forward
+            del layer.forward, layer.mask_method
 
 
 def dropout_masks(model: nn.Sequential, x: torch.Tensor, method: str = "bernoulli") -> list[torch.Tensor]:

@@ -166,8 +166,17 @@ def _train_one(model: nn.Sequential, x_train: torch.Tensor, y_train: torch.Tenso
         return (None, failed, None) if keep_last else (None, failed)
 
 
+def model_predictions(models: list[nn.Sequential], x: np.ndarray, engine: str) -> np.ndarray:
+    """Sigmoid outputs (N, K) of each of `models` (single-output) on all of x, column k model k's: in one batched
+    pass of the "vectorized" engine (more than one model), else model by model."""
+    x_all = torch.as_tensor(x, dtype=torch.float32)
+    if engine != "vectorized" or len(models) == 1:
+        return np.stack([predict(model, x_all).numpy() for model in models], axis=1)
+    return predict_members(inference_ensemble(models), x_all).numpy()
+
+
 def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, method: str, engine: str,
-               scratch: str | Path, parts: list[str | Path] | None = None,
+               scratch: str | Path, parts: list[str | Path] | None = None, probs: np.ndarray | None = None,
                **kwargs: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(sigmoid outputs on all of x, raw maps of the rows `idx`) of each model in turn.
 
@@ -175,14 +184,17 @@ def model_maps(models: list[nn.Sequential], x: np.ndarray, idx: np.ndarray, meth
     models in one batched pass (`write_member_maps`) and streams the maps, block by block, to the
     HDF5 file `scratch` (removed afterwards), so that memory holds one block of all models or one
     model's maps, never all maps; or, given `parts` (`write_member_maps` files of consecutive ranges of
-    the rows, together all of them), reads the maps from those, which hold the same bytes. `kwargs` go to
+    the rows, together all of them), reads the maps from those, which hold the same bytes. `probs` are the
+    outputs when made beforehand (`model_predictions`, (N, K)); else they are made here. `kwargs` go to
     the attribution method."""
-    x_all = torch.as_tensor(x, dtype=torch.float32)
+    if probs is None:
+        probs = model_predictions(models, x, engine)
+    elif probs.shape != (len(x), len(models)):
+        raise ValueError(f"predictions of shape {probs.shape} for {len(x)} sequences and {len(models)} models")
     if (engine != "vectorized" or len(models) == 1) and not parts:
-        for model in models:
-            yield predict(model, x_all).numpy(), attribute(model, x[idx], method, **kwargs)
+        for k, model in enumerate(models):
+            yield probs[:, k], attribute(model, x[idx], method, **kwargs)
         return
-    probs = predict_members(inference_ensemble(models), x_all).numpy()
     if parts:
         check_member_parts(parts, len(idx), len(models), method)
         for k in range(len(models)):

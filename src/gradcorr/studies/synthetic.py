@@ -10,6 +10,7 @@ and figure stages start without it, which saves each such job about 2 s.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,8 @@ def import_published_models(data: str | Path, sources: list[str | Path], outputs
 def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], outs: list[dict[str, str | Path]],
                               *, method: str, evaluation: dict[str, Any], options: dict[str, Any],
                               thresholds: list[float], seed: int, engine: str = "vectorized", device: str = "auto",
-                              threads: int = 1, parts: list[str | Path] | None = None) -> None:
+                              threads: int = 1, parts: list[str | Path] | None = None,
+                              predictions: str | Path | None = None) -> None:
     """Attribute the first positive test sequences with each model of one model type; score the maps
     (against the ground truth, and by the consistency KLDs) and summarise their angles.
 
@@ -123,7 +125,9 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     model type and the method, so every model of a type sees the same draws. The "vectorized" engine
     attributes all models in one batched pass (`attribution.attribute_members`); "sequential" one
     model at a time; the maps are the same. With `parts` (the `attribute_synthetic_part` files of all
-    parts of the job, in order), the maps are read from those: the same bytes as when made here.
+    parts of the job, in order), the maps are read from those: the same bytes as when made here. With
+    `predictions` (the job's `predict_synthetic_models` file), the test outputs are read from it rather than
+    made again by every method's job.
     """
     from gradcorr.studies.model_runs import load_models, model_maps
 
@@ -134,12 +138,37 @@ def evaluate_synthetic_models(data: str | Path, model_paths: list[str | Path], o
     models = [m for m, _ in loaded]
     scratch = Path(outs[0]["attributions"]).with_suffix(".members.tmp.h5")
     prior = kmer_counts(x)
-    maps = model_maps(models, x, idx, method, engine, scratch, parts=parts, **kwargs)
+    probs = read_predictions(predictions, [saved["meta"]["model_id"] for _, saved in loaded], len(x)) \
+        if predictions else None
+    maps = model_maps(models, x, idx, method, engine, scratch, parts=parts, probs=probs, **kwargs)
     for (p, raw), (_, saved), out in zip(maps, loaded, outs):
         row, arrays = score_maps(p, y, idx, raw, x[idx], ground_truth[idx], method=method,
                                  threshold=evaluation["info_threshold"], negatives=evaluation["negatives"],
                                  prior=prior)
         _write_evaluation(out, saved, row, arrays, method=method, evaluation=evaluation, thresholds=thresholds)
+
+
+def predict_synthetic_models(data: str | Path, model_paths: list[str | Path], out: str | Path, *, engine: str,
+                             device: str = "auto", threads: int = 1) -> None:
+    """The sigmoid outputs of one job's models on the whole test split, to `out` ("probs", (N, K), and the
+    models' ids): made once, read by the evaluation job of every method (`evaluate_synthetic_models`)."""
+    from gradcorr.studies.model_runs import load_models, model_predictions
+
+    loaded = load_models(model_paths, device, threads)
+    x, _, _ = read_dataset(data, "test")
+    log.info("test outputs of %d models on %d sequences", len(loaded), len(x))
+    probs = model_predictions([m for m, _ in loaded], x, engine)
+    write_arrays(out, {"probs": probs}, {"models": [saved["meta"]["model_id"] for _, saved in loaded]})
+
+
+def read_predictions(path: str | Path, models: list[str], n: int) -> np.ndarray:
+    """The (n, K) test outputs of `models` in `path` (`predict_synthetic_models`); ValueError naming the file when it
+    holds other models or another number of sequences."""
+    probs, held = read_arrays(path, ["probs"])["probs"], json.loads(read_attrs(path).get("models", "null"))
+    if held != models or probs.shape != (n, len(models)):
+        raise ValueError(f"{path}: predictions of {held} on {probs.shape[0]} sequences, but this job scores "
+                         f"{models} on {n}; delete the file to make it again")
+    return probs
 
 
 def attribute_synthetic_part(data: str | Path, model_paths: list[str | Path], out: str | Path, *, method: str,
