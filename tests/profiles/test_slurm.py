@@ -269,5 +269,6 @@ def test_outputs_equal_those_of_a_local_run(slurm_runs, workflow_run):
     workdir, *_ = slurm_runs
     local, _ = workflow_run
     files = [path for path in results(workdir) if path.name != ".gitkeep"]
-    assert len(files) == 1 + 4 * 2 + 4 * 3 + 1  # dataset, models and histories, attribution outputs, table
+    # dataset, models and histories, test outputs, attribution outputs, table
+    assert len(files) == 1 + 4 * 2 + 4 + 4 * 3 + 1
     assert_same_files(workdir, local, files)
